@@ -1,0 +1,1 @@
+"""Test helpers for Connect Hub and its plugins."""
