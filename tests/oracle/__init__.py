@@ -1,0 +1,1 @@
+"""Differential tests against the real Amazon Connect Streams library (the streams-oracle)."""
