@@ -505,4 +505,3 @@ def hub_settings(settings: Dynaconf) -> HubSettings:
             batch_size=int(get("relay.batch_size")), poll_interval=float(get("relay.poll_interval"))
         ),
     )
-
