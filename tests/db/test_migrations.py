@@ -1,0 +1,95 @@
+"""Migrations: upgrade, downgrade, single head, and models equal to the migrated schema on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import URL, make_url
+
+from hub.db import (
+    Base,
+    EventRecord,
+    alembic_config,
+    create_engine_from_url,
+    current_revision,
+    downgrade,
+    head_revision,
+    session_scope,
+    upgrade,
+    write_batch,
+)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> URL:
+    """A database that was never migrated."""
+    if request.param == "sqlite":
+        return make_url(f"sqlite:///{tmp_path / 'empty.db'}")
+    url: URL = request.getfixturevalue("fresh_postgres_url")
+    return url
+
+
+def _tables(url: URL) -> set[str]:
+    engine = create_engine_from_url(url, poolclass=sa.NullPool)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_single_head_revision() -> None:
+    heads = ScriptDirectory.from_config(alembic_config()).get_heads()
+    assert len(heads) == 1
+    assert head_revision() == heads[0]
+
+
+def test_upgrade_creates_every_table_and_records_the_head(empty_url: URL) -> None:
+    assert current_revision(empty_url) is None
+    upgrade(empty_url)
+    assert current_revision(empty_url) == head_revision()
+    assert _tables(empty_url) == {*Base.metadata.tables, "alembic_version"}
+
+
+def test_upgrade_does_not_depend_on_the_working_directory(
+    empty_url: URL, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    upgrade(empty_url)
+    assert current_revision(empty_url) == head_revision()
+
+
+def test_downgrade_to_base_drops_everything_and_upgrade_again_works_with_data(empty_url: URL) -> None:
+    upgrade(empty_url)
+    engine = create_engine_from_url(empty_url)
+    event = EventRecord(
+        name="agent::state_change", occurred_at=dt.datetime.now(dt.UTC), source="t", agent_key="a", seq=1
+    )
+    with session_scope(engine) as session:
+        write_batch(session, events=[event])
+    engine.dispose()
+    downgrade(empty_url, "base")
+    assert current_revision(empty_url) is None
+    assert _tables(empty_url) == {"alembic_version"}
+    upgrade(empty_url)
+    assert current_revision(empty_url) == head_revision()
+    upgrade(empty_url)  # idempotent at head
+    assert current_revision(empty_url) == head_revision()
+
+
+def test_models_match_migrations(empty_url: URL) -> None:
+    """The ``alembic check`` equivalent: autogenerate finds nothing to do after upgrading to head."""
+    upgrade(empty_url)
+    engine = create_engine_from_url(empty_url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            diff = compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
