@@ -1,0 +1,21 @@
+"""The ``connect-hub`` command line (click).
+
+Every sub-command lives in its own module and is registered on :data:`main` here.
+"""
+
+from __future__ import annotations
+
+import click
+
+from hub.cli._replay import replay
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="connect-hub", prog_name="connect-hub")
+def main() -> None:
+    """Connect Hub: Amazon Connect Streams events, on the server, as plugin hook calls."""
+
+
+main.add_command(replay)
