@@ -230,9 +230,7 @@ class SprintfError(ValueError):
 
 
 _TEXT = re.compile(r"[^%]+")
-_PLACEHOLDER = re.compile(
-    r"%(?:([1-9][0-9]*)\$|\(([^)]+)\))?(\+)?(0|'[^$])?(-)?([0-9]+)?(?:\.([0-9]+))?([b-fosuxX])"
-)
+_PLACEHOLDER = re.compile(r"%(?:([1-9][0-9]*)\$|\(([^)]+)\))?(\+)?(0|'[^$])?(-)?([0-9]+)?(?:\.([0-9]+))?([b-fosuxX])")
 _FIELD_FIRST = re.compile(r"([a-z_][a-z_0-9]*)", re.ASCII | re.IGNORECASE)
 _FIELD_NEXT = re.compile(r"\.([a-z_][a-z_0-9]*)|\[([0-9]+)\]", re.ASCII | re.IGNORECASE)
 _MIXING = "[sprintf] mixing positional and named placeholders is not (yet) supported"
@@ -274,9 +272,7 @@ def _parse(fmt: str) -> list[_Node]:
             else:
                 arg_names |= 2
             if arg_names == 3:
-                raise SprintfError(
-                    "[sprintf] mixing positional and named placeholders is not (yet) supported"
-                )
+                raise SprintfError("[sprintf] mixing positional and named placeholders is not (yet) supported")
             tree.append(tuple(groups))
         else:
             raise SprintfError("[sprintf] huh?")
@@ -292,9 +288,7 @@ def _has_own(arg: object, key: str) -> tuple[bool, object]:
     if isinstance(arg, list | tuple | str) and key.isdigit() and int(key) < len(arg):
         return (True, arg[int(key)])
     if arg is None or arg is UNDEFINED:
-        raise SprintfError(
-            f"TypeError: Cannot read properties of {js_string(arg)} (reading 'hasOwnProperty')"
-        )
+        raise SprintfError(f"TypeError: Cannot read properties of {js_string(arg)} (reading 'hasOwnProperty')")
     return (False, None)
 
 
@@ -316,9 +310,7 @@ def _to_exponential(x: float, digits: str | None) -> str:
         with localcontext() as ctx:
             ctx.rounding = ROUND_HALF_UP
             mantissa, _, exp = format(Decimal(abs(x)), f".{int(digits)}e").partition("e")
-    return (
-        ("-" if x < 0 else "") + mantissa + "e" + ("-" if exp.startswith("-") else "+") + str(abs(int(exp)))
-    )
+    return ("-" if x < 0 else "") + mantissa + "e" + ("-" if exp.startswith("-") else "+") + str(abs(int(exp)))
 
 
 def _radix(x: float, base: int) -> str:
@@ -475,9 +467,9 @@ def js_deepcopy(value: object) -> object:
 
 
 def js_stringify(value: object, indent: int = 4) -> str:
-    """``JSON.stringify(value, undefined, indent)`` for JSON-compatible Python values."""
+    """``JSON.stringify(value, undefined, indent)`` for JSON-compatible Python values (0: compact)."""
     parts: list[str] = []
-    _stringify_into(value, parts, " " * indent, "\n")
+    _stringify_into(value, parts, " " * min(indent, 10), "\n" if indent > 0 else "")
     return "".join(parts)
 
 
@@ -501,7 +493,7 @@ def _stringify_into(value: object, parts: list[str], step: str, nl: str) -> None
         inner = nl + step
         parts.append("{")
         for i, (k, v) in enumerate(value.items()):
-            parts.append(("," if i else "") + inner + _quote(str(k)) + ": ")
+            parts.append(("," if i else "") + inner + _quote(str(k)) + (": " if step else ":"))
             _stringify_into(v, parts, step, inner)
         parts.append(nl + "}")
     elif isinstance(value, list | tuple):
@@ -661,7 +653,7 @@ class LoggedException:
             if isinstance(stack, list):
                 self.stack = list(stack)
             elif isinstance(stack, Mapping):
-                self.stack = [js_stringify(js_deepcopy(stack), 0).replace("\n", "")]
+                self.stack = [js_stringify(js_deepcopy(stack), 0)]
             elif isinstance(stack, str) and stack:
                 self.stack = list(stack.split("\n"))
         else:
@@ -981,9 +973,7 @@ class Logger:
         while now >= self._next_roll:
             self._rolled_logs = self._logs
             self._logs = []
-            roll = self._new_entry(
-                str(LogComponent.CCP), "INFO", "Log roll interval occurred.", self._next_roll
-            )
+            roll = self._new_entry(str(LogComponent.CCP), "INFO", "Log roll interval occurred.", self._next_roll)
             ready.append(self._add_locked(roll))
             self._next_roll += self._roll_interval
         return ready
@@ -1039,9 +1029,7 @@ class Logger:
     # -- download ----------------------------------------------------------------------------
 
     @staticmethod
-    def download_name(
-        options: str | Mapping[str, object] | None = None, *, log_name: str | None = None
-    ) -> str:
+    def download_name(options: str | Mapping[str, object] | None = None, *, log_name: str | None = None) -> str:
         """The file name ``download()`` would save as: ``<logName>.txt`` (default ``agent-log.txt``)."""
         return _download_options(options, log_name, None)[0] + ".txt"
 
