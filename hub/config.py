@@ -355,8 +355,16 @@ def plugin_settings(settings: Dynaconf | None, plugin: str) -> dict[str, Any]:
     table = settings.get(f"plugins.{plugin}")
     if not isinstance(table, Mapping):
         return {}
-    data = table.to_dict() if hasattr(table, "to_dict") else dict(table)
-    return {str(k).lower(): v for k, v in data.items()}
+    return {str(k).lower(): _plain(v) for k, v in table.items()}
+
+
+def _plain(value: Any) -> Any:
+    """dynaconf's nested ``DataDict`` / ``BoxList`` as plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------------------------
