@@ -76,10 +76,8 @@ def hub_check(settings: Mapping[str, Any]) -> CheckResult:
     folder = target.parent.resolve()
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent  # the nearest existing ancestor decides whether it can be created
-    if target.exists():
-        writable = os.access(target, os.W_OK)
-    else:
-        writable = folder.is_dir() and os.access(folder, os.W_OK)
+    probe = target if target.exists() else folder
+    writable = (probe == target or folder.is_dir()) and os.access(probe, os.W_OK)
     message = f"{'can' if writable else 'cannot'} write {target}"
     return CheckResult(ok=writable, message=message, details={"path": str(target)})
 
