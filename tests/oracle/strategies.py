@@ -65,6 +65,7 @@ LIFECYCLE = {
     "ended": ("ended",),
     "rejected": ("ended",),
 }
+FINISHED = frozenset({"ended", "missed", "rejected", "error"})
 INJECTS = (
     ("agent::websocket_connection_lost", {"status": "lost"}),
     ("agent::websocket_connection_gained", None),
@@ -257,9 +258,7 @@ class ScenarioBuilder:
             "snapshotTimestamp": self.ts(self.now),
         }
         if self.next_state is not None:
-            snap["nextState"] = self.agent_state(
-                self.next_state, CONFIGURED_STATES[self.next_state], self.now
-            )
+            snap["nextState"] = self.agent_state(self.next_state, CONFIGURED_STATES[self.next_state], self.now)
         elif self.next_state_null:
             snap["nextState"] = None
         return snap
@@ -301,9 +300,7 @@ class ScenarioBuilder:
             media = {"chatMediaInfo": {"chatAutoAccept": False, "connectionData": None, "customerName": None}}
             conns = [
                 Conn(f"k-{cid}-a", "agent", False, agent_state, at, {"endpoint": {"type": "agent"}, **media}),
-                Conn(
-                    f"k-{cid}-c", "inbound", True, "connected", at, {"chatMediaInfo": {"customerName": "C"}}
-                ),
+                Conn(f"k-{cid}-c", "inbound", True, "connected", at, {"chatMediaInfo": {"customerName": "C"}}),
             ]
             extra["contactFeatures"] = {"attachmentsEnabled": True, "multiPartyConferenceEnabled": False}
         else:
@@ -380,6 +377,10 @@ class ScenarioBuilder:
             type_ = c.choice(("init", "routable", "not_routable", "offline", "system", "error"))
         self.agent = (name, type_, self.now if (name, type_) != self.agent[:2] else self.agent[2])
 
+    def _tidy(self) -> bool:
+        """In realistic mode, whether some finished contact is waiting to be cleared."""
+        return self.chaos == 0 and any(x.state in FINISHED for x in self.contacts)
+
     def mutate(self) -> None:
         """Apply 0-3 random changes to the world."""
         c = self.c
@@ -387,7 +388,7 @@ class ScenarioBuilder:
             op = c.integer(0, 11)
             if op <= 2 and self.contacts:
                 self.move_contact(c.choice(self.contacts))
-            elif op <= 4 and len(self.contacts) < self.max_contacts:
+            elif op <= 4 and len(self.contacts) < self.max_contacts and not (op == 4 and self._tidy()):
                 x = self.make_contact()
                 if self.gone and chance(c, 25):  # a removed contact comes back
                     back = self.gone.pop(c.integer(0, len(self.gone) - 1))
@@ -395,9 +396,11 @@ class ScenarioBuilder:
                         x = back
                         x.state, x.at = c.choice(("connecting", "connected", "ended")), self.now
                 self.contacts.insert(c.integer(0, len(self.contacts)), x)
-            elif op == 5 and self.contacts:
-                gone = self.contacts.pop(c.integer(0, len(self.contacts) - 1))
-                self.gone.append(gone)
+            elif op <= 5 and self.contacts:
+                finished = [i for i, x in enumerate(self.contacts) if x.state in FINISHED]
+                realistic = finished and self.chaos == 0  # the agent clears finished work
+                index = c.choice(finished) if realistic else c.integer(0, len(self.contacts) - 1)
+                self.gone.append(self.contacts.pop(index))
             elif op == 6 and self.contacts:
                 self.change_connection(c.choice(self.contacts))
             elif op <= 8:
@@ -470,9 +473,7 @@ class ScenarioBuilder:
         if any(not y.initial and y.type != "agent" and y.state in active for y in x.conns) and chance(c, 50):
             selector = "thirdParty"
         method = c.choice(("hold", "resume", "destroy", "sendDigits"))
-        args: list[Any] = (
-            ["$callbacks"] if method != "sendDigits" else [c.choice(("1", "12#", "*9")), "$callbacks"]
-        )
+        args: list[Any] = ["$callbacks"] if method != "sendDigits" else [c.choice(("1", "12#", "*9")), "$callbacks"]
         return {
             "action": f"connection.{method}",
             "contactId": x.contact_id,

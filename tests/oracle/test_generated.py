@@ -34,9 +34,7 @@ SCRIPTED_FAILURE_LOG = re.compile(r"^('\w+' API request failed|Accept Contact fa
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(scenario=scenarios())
-def test_generated_scenarios_match_oracle(
-    scenario: Json, oracle_runner: OracleRunner, replay: Replay
-) -> None:
+def test_generated_scenarios_match_oracle(scenario: Json, oracle_runner: OracleRunner, replay: Replay) -> None:
     expected = oracle_runner.run(scenario)
     assert_same_output("generated", scenario, expected, replay(scenario), show_scenario=True)
 

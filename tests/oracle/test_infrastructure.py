@@ -90,8 +90,7 @@ def test_backend_calls_and_callbacks_are_compared_only_when_the_hub_prints_them(
     events_only = [x for x in lines if x["kind"] == "event"]
     assert compare_outputs(lines, events_only) is None
     wrong_body = [
-        {**x, "body": {**x["body"], "contactId": "other"}} if x["kind"] == "backend_call" else x
-        for x in lines
+        {**x, "body": {**x["body"], "contactId": "other"}} if x["kind"] == "backend_call" else x for x in lines
     ]
     diff = compare_outputs(lines, wrong_body)
     assert diff is not None

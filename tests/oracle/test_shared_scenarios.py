@@ -47,9 +47,7 @@ def test_cli_replay_matches_oracle(oracle_runner: OracleRunner) -> None:
     path = _scenario_dir() / f"{name}.json"
     exe = shutil.which("connect-hub", path=str(Path(sys.executable).parent)) or shutil.which("connect-hub")
     assert exe is not None, "the connect-hub console script is not installed"
-    proc = subprocess.run(
-        [exe, "replay", str(path)], capture_output=True, text=True, timeout=120, check=False
-    )
+    proc = subprocess.run([exe, "replay", str(path)], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     actual = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
     scenario = _load(name)
