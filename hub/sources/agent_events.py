@@ -420,9 +420,7 @@ def to_streams_contact(contact: Contact, event_timestamp: datetime) -> dict[str,
     return result
 
 
-def _next_state(
-    next_status: NextAgentStatus, current: AgentStatus | None, known: Mapping[str, str]
-) -> dict[str, Any]:
+def _next_state(next_status: NextAgentStatus, current: AgentStatus | None, known: Mapping[str, str]) -> dict[str, Any]:
     name = next_status.name or ""
     if next_status.arn and next_status.arn in known:
         type_ = known[next_status.arn]
@@ -483,9 +481,7 @@ def to_snapshot(event: AgentEvent, *, extra_configuration: Mapping[str, Any] | N
     return result
 
 
-def to_configuration(
-    event: AgentEvent, *, extra_configuration: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+def to_configuration(event: AgentEvent, *, extra_configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The Streams agent configuration from ``Configuration`` (of the current, else previous, snapshot).
 
     Members AES lacks get neutral defaults; ``extra_configuration`` (e.g. ``agentStates``,
@@ -525,9 +521,7 @@ def to_configuration(
     return result
 
 
-def to_agent_data(
-    event: AgentEvent, *, extra_configuration: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+def to_agent_data(event: AgentEvent, *, extra_configuration: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """``{"snapshot": ..., "configuration": ...}`` for the record, as the Streams engine consumes it.
 
     :param extra_configuration: configuration members known from elsewhere (merged over the defaults).

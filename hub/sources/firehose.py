@@ -333,14 +333,10 @@ def success_body(request_id: str, timestamp_ms: int | None = None) -> bytes:
 def error_body(request_id: str, message: str, timestamp_ms: int | None = None) -> bytes:
     """The error body: ``{"requestId", "timestamp", "errorMessage"}`` (message cut to 8192 chars)."""
     ts = _now_ms() if timestamp_ms is None else timestamp_ms
-    return msgspec.json.encode(
-        {"requestId": request_id, "timestamp": ts, "errorMessage": message[:_MAX_ERROR_MESSAGE]}
-    )
+    return msgspec.json.encode({"requestId": request_id, "timestamp": ts, "errorMessage": message[:_MAX_ERROR_MESSAGE]})
 
 
-def error_response(
-    error: SourceError, request_id: str | None, timestamp_ms: int | None = None
-) -> tuple[int, bytes]:
+def error_response(error: SourceError, request_id: str | None, timestamp_ms: int | None = None) -> tuple[int, bytes]:
     """``(status, body)`` for a rejected request.
 
     :param request_id: the body's ``requestId``, or the header value when the body was unreadable.
