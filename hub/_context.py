@@ -15,17 +15,17 @@ from typing import Any, Protocol
 
 __all__ = [
     "Action",
-    "ActionError",
     "ActionRegistry",
     "CheckResult",
     "HookContext",
+    "PluginActionError",
     "RegisterAction",
 ]
 
 _ACTION_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class ActionError(Exception):
+class PluginActionError(Exception):
     """An action cannot be registered (bad or duplicate name) or is unknown when called."""
 
 
@@ -49,15 +49,13 @@ class Action:
 class RegisterAction(Protocol):
     """The ``register`` callback passed to ``hub_register_actions``."""
 
-    def __call__(
-        self, func: Callable[..., Any], *, name: str | None = None, description: str | None = None
-    ) -> None:
+    def __call__(self, func: Callable[..., Any], *, name: str | None = None, description: str | None = None) -> None:
         """Offer ``func`` to other plugins as ``"<this plugin>.<name>"``.
 
         :param func: the action; called with keyword arguments only.
         :param name: lowercase ``[a-z][a-z0-9_]*``; defaults to ``func.__name__``.
         :param description: defaults to the first line of ``func``'s docstring.
-        :raises ActionError: the name is invalid or this plugin already registered it.
+        :raises PluginActionError: the name is invalid or this plugin already registered it.
         """
 
 
@@ -71,20 +69,18 @@ class ActionRegistry:
     def register_for(self, plugin: str) -> RegisterAction:
         """Return the ``register`` callback for ``plugin``'s ``hub_register_actions`` call."""
 
-        def register(
-            func: Callable[..., Any], *, name: str | None = None, description: str | None = None
-        ) -> None:
+        def register(func: Callable[..., Any], *, name: str | None = None, description: str | None = None) -> None:
             short = name if name is not None else getattr(func, "__name__", "")
             if not _ACTION_NAME.match(short):
-                raise ActionError(f"plugin {plugin}: action name {short!r} must match {_ACTION_NAME.pattern}")
+                raise PluginActionError(f"plugin {plugin}: action name {short!r} must match {_ACTION_NAME.pattern}")
             if not callable(func):
-                raise ActionError(f"plugin {plugin}: action {short!r} is not callable")
+                raise PluginActionError(f"plugin {plugin}: action {short!r} is not callable")
             full = f"{plugin}.{short}"
             doc = (getattr(func, "__doc__", None) or "").strip().splitlines()
             record = Action(full, plugin, func, description or (doc[0] if doc else ""))
             with self._lock:
                 if full in self._actions:
-                    raise ActionError(f"plugin {plugin}: action {full!r} is registered twice")
+                    raise PluginActionError(f"plugin {plugin}: action {full!r} is registered twice")
                 self._actions[full] = record
 
         return register
@@ -98,13 +94,13 @@ class ActionRegistry:
     def get(self, name: str) -> Action:
         """Return the action called ``name`` (``"<plugin>.<action>"``).
 
-        :raises ActionError: no loaded plugin offers it.
+        :raises PluginActionError: no loaded plugin offers it.
         """
         try:
             return self._actions[name]
         except KeyError:
             known = ", ".join(sorted(self._actions)) or "none"
-            raise ActionError(f"unknown action {name!r} (known: {known})") from None
+            raise PluginActionError(f"unknown action {name!r} (known: {known})") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._actions
@@ -157,7 +153,7 @@ class HookContext:
         fail this attempt). Pass ``idempotency_key=ctx.idempotency_key`` when the action accepts
         one.
 
-        :raises ActionError: no loaded plugin offers ``name``.
+        :raises PluginActionError: no loaded plugin offers ``name``.
         """
         return self.actions.get(name).func(**kwargs)
 

@@ -255,8 +255,8 @@ def _rule(name: str, check: Callable[[Any], bool], expected: str) -> Validator:
         default=HUB_DEFAULTS[name],
         condition=check,
         messages={
-            "condition": f"{name} must be {expected}, got {{value!r}} (env {{env}})",
-            "must_exist_true": f"{name} is required (env {{env}})",
+            "condition": f"{name} must be {expected}, got {{value!r}}",
+            "must_exist_true": f"{name} is required",
         },
     )
 
@@ -299,7 +299,7 @@ def _plugin_override_validators(plugin: str) -> list[Validator]:
             Validator(
                 name,
                 condition=check,
-                messages={"condition": f"{name} must be {expected}, got {{value!r}} (env {{env}})"},
+                messages={"condition": f"{name} must be {expected}, got {{value!r}}"},
             )
         )
     return out
@@ -509,7 +509,5 @@ def hub_settings(settings: Dynaconf) -> HubSettings:
             per_plugin_max_attempts=overrides_attempts,
             per_plugin_hook_timeout=overrides_timeout,
         ),
-        relay=RelaySettings(
-            batch_size=int(get("relay.batch_size")), poll_interval=float(get("relay.poll_interval"))
-        ),
+        relay=RelaySettings(batch_size=int(get("relay.batch_size")), poll_interval=float(get("relay.poll_interval"))),
     )

@@ -36,7 +36,7 @@ import pluggy
 from dynaconf import Validator
 
 from hub import hookspecs
-from hub._context import Action, ActionRegistry, CheckResult, HookContext
+from hub._context import Action, ActionRegistry, CheckResult, HookContext, PluginActionError, RegisterAction
 from hub.config import RESERVED_PLUGIN_KEYS, plugin_settings, validate_settings
 
 if TYPE_CHECKING:
@@ -48,11 +48,14 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "PLUGIN_API_VERSION",
     "Action",
+    "ActionRegistry",
     "CheckResult",
     "HookContext",
     "HubPlugins",
+    "PluginActionError",
     "PluginLoadError",
     "PluginRecord",
+    "RegisterAction",
     "create_plugin_manager",
     "discover_entry_points",
     "get_plugins",
@@ -383,9 +386,7 @@ class HubPlugins:
             impls = [i for i in caller.get_hookimpls() if i.plugin_name == name]
             if caller.spec is None and not all(i.optionalhook for i in impls):
                 problems.append(f"unknown hook {caller.name!r}")
-            elif caller.name not in hookspecs.LIFECYCLE_HOOKS and any(
-                i.hookwrapper or i.wrapper for i in impls
-            ):
+            elif caller.name not in hookspecs.LIFECYCLE_HOOKS and any(i.hookwrapper or i.wrapper for i in impls):
                 problems.append(f"{caller.name!r} is a wrapper; event hooks cannot be wrappers")
         if problems:
             return (
