@@ -12,8 +12,6 @@ DisplayState = tuple[str, str, str | None]
 
 
 def _voice_state(leg: Leg) -> DisplayState | None:
-    if leg.joining:
-        return ("Joining", "system", None)
     if leg.dialing:
         return ("CallingCustomer", "system", None)
     if leg.state in {"incoming", "pending"}:
@@ -27,7 +25,7 @@ def _voice_state(leg: Leg) -> DisplayState | None:
     return None  # missed / rejected / error legs do not override
 
 
-_PRIORITY = ("Busy", "CallingCustomer", "Joining", "PendingBusy", "Pending", "AfterCallWork")
+_PRIORITY = ("Busy", "CallingCustomer", "PendingBusy", "Pending", "AfterCallWork")
 
 
 def display_state(agent: Agent) -> DisplayState:
@@ -35,7 +33,7 @@ def display_state(agent: Agent) -> DisplayState:
 
     Order of precedence: logged out (``Offline``), an error state (``MissedCallAgent``,
     ``FailedConnectAgent``, ... type ``error``), the system state of a voice contact (``PendingBusy``
-    while ringing, ``Joining`` between accept and media, ``CallingCustomer`` while dialling, ``Busy``
+    while ringing and until the media connects, ``CallingCustomer`` while dialling, ``Busy``
     when connected, ``AfterCallWork`` in ACW, ``Pending`` for an offered callback), and otherwise
     the selected status. Chats and tasks leave the selected status visible, as in the CCP.
     """

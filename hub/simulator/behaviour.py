@@ -49,13 +49,14 @@ class Behaviour:
     def _after(self, seconds: float, action: Callable[[], None]) -> None:
         self.cc.scheduler.after(int(seconds * 1000), action)
 
-    def _try(self, action: Callable[[], object]) -> None:
+    def _try(self, action: Callable[[], object], flush: bool = True) -> None:
         """Run an agent action; a refused action (the situation changed meanwhile) is simply skipped."""
         try:
             action()
         except CTIError:
             return
-        self.cc.flush()
+        if flush:
+            self.cc.flush()
 
     def _exp(self, mean: float, floor: float = 1.0) -> float:
         return max(floor, self.rng.expovariate(1.0 / mean)) if mean > 0 else floor
@@ -169,7 +170,7 @@ class Behaviour:
                 return
             for cid, leg in list(agent.legs.items()):
                 if leg.state in {"missed", "rejected", "error"}:
-                    self._try(partial(self.cc.clear, agent, cid))
+                    self._try(partial(self.cc.clear, agent, cid), flush=False)
             self._try(lambda: self.cc.set_state(agent, self.cc.state_spec("Available"), enqueue=False))
 
         self._after(self.rng.uniform(*self.cc.config.error_recovery), recover)

@@ -81,6 +81,8 @@ class SimulationConfig:
     acw_time: dict[str, float] = field(default_factory=lambda: {"VOICE": 30.0, "CHAT": 15.0, "TASK": 20.0})
     ivr_time: tuple[float, float] = (3.0, 15.0)  # uniform, time in the flow before the queue
     ring_timeout: float = 20.0
+    #: a missed / rejected / failed contact stays in the agent's snapshot this long unless cleared
+    missed_linger: float = 20.0
     accept_delay: tuple[float, float] = (1.0, 6.0)
     patience: float = 240.0  # mean time a caller waits in queue before abandoning
     outbound_rate_per_agent: float = 1.0  # per hour, while available and idle

@@ -23,7 +23,6 @@ from hub.simulator.sinks import Sink
 __all__ = ["ContactCenter", "EngineListener"]
 
 JSON = dict[str, Any]
-_LINGER_MS = 3000  # a missed / rejected / failed contact stays visible this long
 _JOIN_MS = 1000  # accept -> media connected
 
 
@@ -329,7 +328,7 @@ class ContactCenter:
                 del agent.legs[leg.contact.contact_id]
                 self._after_leg_removed(agent, leg)
 
-        self.scheduler.after(_LINGER_MS, drop)
+        self.scheduler.after(int(self.config.missed_linger * 1000), drop)
 
     def _after_leg_removed(self, agent: Agent, leg: Leg) -> None:
         if not agent.legs:
@@ -365,7 +364,8 @@ class ContactCenter:
         if leg.joining or leg.dialing:
             return
         self._unassign(agent, leg, "missed", requeue=True)
-        self._set_error(agent, "MissedCallAgent")
+        if leg.contact.type in VOICE_TYPES:  # a missed chat or task leaves the agent state alone
+            self._set_error(agent, "MissedCallAgent")
 
     # ------------------------------------------------------------------ contact operations
     def accept(self, agent: Agent, contact_id: str) -> None:
@@ -385,7 +385,7 @@ class ContactCenter:
     def _join(self, agent: Agent, leg: Leg) -> None:
         if agent.legs.get(leg.contact.contact_id) is not leg or not leg.joining:
             return
-        if self.rng.random() < self.config.p_connect_error:
+        if leg.contact.type in VOICE_TYPES and self.rng.random() < self.config.p_connect_error:
             self._unassign(agent, leg, "error", requeue=True)
             self._set_error(agent, "FailedConnectAgent")
             return
@@ -418,7 +418,7 @@ class ContactCenter:
             contact.disconnect_reason = "OTHER"
             self._event(contact, "DISCONNECTED")
             self._drop_leg_later(agent, leg)
-            self._set_error(agent, self.rng.choice(["FailedConnectCustomer", "LineEngagedCustomer"]))
+            self._set_error(agent, "FailedConnectCustomer")
             return
         leg.dialing = False
         if contact.customer is not None:
@@ -445,13 +445,21 @@ class ContactCenter:
             self.listener.connected(agent, leg)
 
     def reject(self, agent: Agent, contact_id: str) -> None:
-        """``rejectContact``: decline a ringing contact; it goes back to its queue."""
+        """``rejectContact``: decline a ringing contact; it goes back to its queue.
+
+        A rejected voice contact shows as ``missed`` with the agent in ``MissedCallAgent``, the way
+        the agent event stream reports it; chats and tasks show ``rejected``.
+        """
         leg = self.leg(agent, contact_id)
         if leg.state not in {"connecting", "incoming"} or leg.joining or leg.dialing:
             raise CTIError.invalid_state(f"contact {contact_id} is not ringing")
         if leg.contact.initiation_method == "outbound":
             raise CTIError.invalid_contact_type("an outbound contact cannot be rejected")
-        self._unassign(agent, leg, "rejected", requeue=True)
+        if leg.contact.type in VOICE_TYPES:  # a rejected call counts as missed (agent event streams)
+            self._unassign(agent, leg, "missed", requeue=True)
+            self._set_error(agent, "MissedCallAgent")
+        else:
+            self._unassign(agent, leg, "rejected", requeue=True)
 
     def _connected_leg(self, agent: Agent, contact_id: str, voice_only: bool = True) -> Leg:
         leg = self.leg(agent, contact_id)
@@ -595,7 +603,7 @@ class ContactCenter:
         phone = (old.customer.endpoint or {}).get("phoneNumber") if old.customer else None
         new = self._new_contact(
             "VOICE",
-            old.type,
+            "voice",
             "transfer",
             target,
             self._customer("inbound", phone),

@@ -113,7 +113,7 @@ class Leg:
     state_ms: int
     connection: Connection
     offered_ms: int
-    joining: bool = False  # accepted, media not yet connected (agent state Joining)
+    joining: bool = False  # accepted, media not yet connected (still PendingBusy)
     dialing: bool = False  # agent connected, customer being dialled (CallingCustomer)
     timers: list[Any] = field(default_factory=list)
 
