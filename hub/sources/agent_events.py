@@ -321,9 +321,9 @@ def _voice_overlay(contact: Contact, fallback: datetime) -> tuple[int, str, str,
     """(rank, name, type, start) of the system state a voice contact imposes, or None."""
     state = _upper(contact.state)
     outward = _upper(contact.initiation_method) in _OUTWARD
-    start = contact.state_start_timestamp or fallback
+    start = utc(contact.state_start_timestamp) or fallback
     if state in ("CONNECTED", "CONNECTED_ONHOLD"):
-        return 0, "Busy", "system", contact.connected_to_agent_timestamp or start
+        return 0, "Busy", "system", utc(contact.connected_to_agent_timestamp) or start
     if state == "CONNECTING":
         return 1, "CallingCustomer" if outward else "PendingBusy", "system", start
     if state in ("INCOMING", "PENDING"):
