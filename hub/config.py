@@ -39,6 +39,7 @@ from dynaconf.validator import ValidatorList
 
 __all__ = [
     "CONFIG_DIR",
+    "DEFAULT_ENV",
     "DEFAULT_SETTINGS_FILE",
     "EMBEDDED_BROKER_URL",
     "ENV_SWITCHER",
@@ -73,6 +74,8 @@ SETTINGS_FILES_ENVVAR = "HUB_SETTINGS_FILES"
 SECRETS_FILE_ENVVAR = "HUB_SECRETS_FILE"
 #: Environment variable choosing the environment section (``development``, ``test``, ...).
 ENV_SWITCHER = "HUB_ENV"
+#: The environment used when neither ``env=`` nor ``HUB_ENV`` names one.
+DEFAULT_ENV = "development"
 #: ``broker.url`` value meaning the hub's embedded broker, which needs no server.
 EMBEDDED_BROKER_URL = "embedded://"
 #: Keys of the ``plugins`` table that are hub settings, so no plugin can be named after them.
@@ -101,6 +104,8 @@ HUB_DEFAULTS: Mapping[str, Any] = {
     "relay.batch_size": 500,
     "relay.poll_interval": 0.05,
 }
+
+_DYNACONF_ENV_SWITCHER = "_HUB_ENV_RESOLVED_BY_HUB_CONFIG"
 
 # dynaconf reads the settings-file list from this variable unless told another name; we resolve
 # the list ourselves (an explicit list beats HUB_SETTINGS_FILES, and missing files are errors),
@@ -213,7 +218,10 @@ def load_settings(
     options: dict[str, Any] = {
         "envvar_prefix": "HUB",
         "environments": True,
-        "env_switcher": ENV_SWITCHER,
+        # The environment is chosen here (argument, then HUB_ENV) and passed as ``env``; dynaconf's
+        # own switcher would let HUB_ENV beat an explicit argument, so it points at an unused name.
+        "env_switcher": _DYNACONF_ENV_SWITCHER,
+        "env": env or environment.get(ENV_SWITCHER) or DEFAULT_ENV,
         "root_path": str(root),
         "settings_files": [str(p) for p in files],
         "envvar": _DYNACONF_FILES_ENVVAR,
@@ -222,9 +230,6 @@ def load_settings(
     }
     if secrets is not None:
         options["secrets"] = str(secrets)
-    chosen_env = env or environment.get(ENV_SWITCHER)
-    if chosen_env:
-        options["env"] = chosen_env
     settings = Dynaconf(**options)
     settings.as_dict()  # load now, so broken files fail here and not on first attribute access
     return settings
