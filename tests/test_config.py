@@ -140,7 +140,7 @@ def test_hub_settings_files_is_read_checked_and_beaten_by_an_explicit_list(tmp_p
     environ = {"HUB_SETTINGS_FILES": f"{first}, {second}"}
     assert load_settings(environ=environ).get("http.port") == 2222
     assert load_settings([first], environ=environ).get("http.port") == 1111
-    with pytest.raises(ConfigurationError, match="settings file not found: .*missing.toml"):
+    with pytest.raises(ConfigurationError, match=r"settings file not found: .*missing\.toml"):
         load_settings(environ={"HUB_SETTINGS_FILES": str(tmp_path / "missing.toml")})
 
 
@@ -185,9 +185,8 @@ def test_validation_lists_every_error_at_once(tmp_path: Path, monkeypatch: pytes
     settings = load_settings([path], environ={})
 
     with pytest.raises(ConfigurationError) as caught:
-        validate_settings(
-            settings, {"crm": [Validator("plugins.crm.token", must_exist=True, messages={"must_exist_true": "no token"})]}
-        )
+        token = Validator("plugins.crm.token", must_exist=True, messages={"must_exist_true": "no token"})
+        validate_settings(settings, {"crm": [token]})
 
     assert caught.value.errors == [
         "database.url must be a non-empty URL such as 'scheme://...', got 'not a url'",
