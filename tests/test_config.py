@@ -113,9 +113,7 @@ def test_hub_variables_override_nested_keys_with_double_underscores(monkeypatch:
     assert plugin_settings(settings, "example") == {"path": "/tmp/x.log"}
 
 
-def test_hub_env_chooses_the_environment_and_the_argument_wins(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_hub_env_chooses_the_environment_and_the_argument_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, "[default]\nhttp__port = 1000\n[staging]\nhttp__port = 2000\n[test]\nhttp__port = 3000\n")
     monkeypatch.setenv("HUB_ENV", "staging")
     assert load_settings([path]).get("http.port") == 2000
@@ -183,9 +181,9 @@ def test_validation_lists_every_error_at_once(tmp_path: Path, monkeypatch: pytes
     )
     monkeypatch.setenv("HUB_DATABASE__URL", "not a url")
     settings = load_settings([path], environ={})
+    token = Validator("plugins.crm.token", must_exist=True, messages={"must_exist_true": "no token"})
 
     with pytest.raises(ConfigurationError) as caught:
-        token = Validator("plugins.crm.token", must_exist=True, messages={"must_exist_true": "no token"})
         validate_settings(settings, {"crm": [token]})
 
     assert caught.value.errors == [
