@@ -431,7 +431,7 @@ def test_plugin_validators_are_run_with_the_hubs_and_a_broken_one_disables_its_p
 
     assert caught.value.errors == [
         "http.port must be an integer from 1 to 65535, got 0",
-        "plugin strictcrm: plugins.strictcrm.token is required in env DEVELOPMENT",
+        "plugin strictcrm: plugins.strictcrm.token is required in env development",
     ]
     assert "hub_settings_validators raised KeyError" in record(plugins, "broken").error
 
