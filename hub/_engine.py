@@ -4,7 +4,7 @@ This is the server-side twin of the library's ``AgentDataProvider``: it is subsc
 ``agent::update`` on a session's bus and, for each update, stores the new data first and then fires,
 synchronously and in this order, the agent events (init once, refresh, routing, state change, error,
 ACW, next state) and the contact events (added, then removed, then common contacts; each generic event
-followed by its ``::<contactId>`` twin). See ``docs/streams-semantics.md`` for the rules.
+followed by its ``::<contactId>`` twin). See ``docs/streams-object-model.md`` for the rules.
 """
 
 from __future__ import annotations
