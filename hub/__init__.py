@@ -47,6 +47,7 @@ from hub._errors import (
     UnsupportedActionError,
 )
 from hub._hub import Hub, HubSubscription
+from hub._logger import LogEntry, LoggedException, Logger, get_log
 from hub._session import AgentSession, normalise_snapshot
 
 __version__ = "0.1.0"
@@ -81,6 +82,9 @@ __all__ = [
     "HubError",
     "HubSubscription",
     "InvalidArgumentError",
+    "LogEntry",
+    "LoggedException",
+    "Logger",
     "MalformedAgentDataError",
     "ScriptedBackend",
     "ScriptedResponse",
@@ -94,6 +98,7 @@ __all__ = [
     "decode_configuration",
     "decode_snapshot",
     "encode_agent_data",
+    "get_log",
     "normalise_snapshot",
     *_constants_all,
 ]
