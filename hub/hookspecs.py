@@ -30,9 +30,8 @@ import pluggy
 if TYPE_CHECKING:
     from dynaconf import Validator
 
-    from hub import Agent, AgentStateChange, Contact, ContactSnapshot
+    from hub import Agent, AgentStateChange, Contact, ContactSnapshot, LogEntry
     from hub._context import CheckResult, HookContext, RegisterAction
-    from hub._logger import LogEntry
 
 __all__ = [
     "CONTACT_EVENT",
