@@ -313,19 +313,63 @@ def _to_exponential(x: float, digits: str | None) -> str:
     return ("-" if x < 0 else "") + mantissa + "e" + ("-" if exp.startswith("-") else "+") + str(abs(int(exp)))
 
 
-def _radix(x: float, base: int) -> str:
-    """``Number.prototype.toString(radix)`` for integral values (fractions: integer part only)."""
-    if not math.isfinite(x):
-        return js_number_to_string(x)
-    n = int(x)
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out, m = "", abs(n)
+def _radix(value: float, radix: int) -> str:
+    """``Number.prototype.toString(radix)``: a port of V8's ``DoubleToRadixCString``."""
+    if not math.isfinite(value):
+        return js_number_to_string(value)
+    chars = "0123456789abcdefghijklmnopqrstuvwxyz"
+    negative = value < 0
+    value = -value if negative else value
+    integer = math.floor(value)
+    fraction = value - integer
+    delta = max(math.nextafter(0.0, 1.0), 0.5 * (math.nextafter(value, math.inf) - value))
+    frac_digits: list[int] = []
+    if fraction >= delta:
+        while True:
+            fraction *= radix
+            delta *= radix
+            digit = int(fraction)
+            frac_digits.append(digit)
+            fraction -= digit
+            if (fraction > 0.5 or (fraction == 0.5 and digit & 1)) and fraction + delta > 1:
+                while True:  # round up, carrying into the written digits
+                    if not frac_digits:
+                        integer += 1
+                        break
+                    last = frac_digits.pop()
+                    if last + 1 < radix:
+                        frac_digits.append(last + 1)
+                        break
+                break
+            if fraction < delta:
+                break
+    int_digits: list[str] = []
+    whole = float(integer)
+    while math.frexp(whole / radix)[1] > 53:  # digits below the double's precision print as 0
+        whole /= radix
+        int_digits.append("0")
     while True:
-        m, r = divmod(m, base)
-        out = digits[r] + out
-        if not m:
+        remainder = math.fmod(whole, radix)
+        int_digits.append(chars[int(remainder)])
+        whole = (whole - remainder) / radix
+        if whole <= 0:
             break
-    return ("-" if n < 0 else "") + out
+    out = "".join(reversed(int_digits))
+    if frac_digits:
+        out += "." + "".join(chars[d] for d in frac_digits)
+    return ("-" if negative else "") + out
+
+
+def _utf16_len(s: str) -> int:
+    """``s.length`` in JavaScript (UTF-16 code units)."""
+    return len(s) + sum(1 for c in s if ord(c) > 0xFFFF)
+
+
+def _utf16_prefix(s: str, n: int) -> str:
+    """``s.substring(0, n)`` in JavaScript (may split a surrogate pair, as JavaScript does)."""
+    if _utf16_len(s) == len(s):
+        return s[:n]
+    return s.encode("utf-16-le", "surrogatepass")[: 2 * n].decode("utf-16-le", "surrogatepass")
 
 
 def _parse_int(value: object) -> float:
@@ -369,7 +413,7 @@ def vsprintf(fmt: str | None, args: Sequence[object]) -> str:
         if conv in "def" and plus and _to_number(text) >= 0:
             text = "+" + text
         pad_char = (" " if not pad_spec else "0" if pad_spec == "0" else pad_spec[1]) if width else ""
-        pad = pad_char * (int(width) - len(text)) if width else ""
+        pad = pad_char * (int(width) - _utf16_len(text)) if width else ""
         out.append(text + pad if left else pad + text)
     return "".join(out)
 
@@ -377,7 +421,7 @@ def vsprintf(fmt: str | None, args: Sequence[object]) -> str:
 def _convert(conv: str, arg: object, precision: str | None) -> str:
     if conv == "s":
         s = js_string(arg)
-        return s[: int(precision)] if precision and s else s
+        return _utf16_prefix(s, int(precision)) if precision and s else s
     x = float(arg)  # type: ignore[arg-type]  # checked to be a number by the caller
     if conv == "d":
         return js_number_to_string(_parse_int(arg))

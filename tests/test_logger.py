@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hub._logger import (
     LEVEL_ORDER,
@@ -33,6 +36,8 @@ from hub._logger import (
     redact_sensitive_info,
     vsprintf,
 )
+from hub.testing.oracle import oracle_unavailable_reason
+from hub.testing.oracle_setup import default_oracle_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CONNECT_HUB_SHARED", ROOT.parent / "shared"))
@@ -428,6 +433,15 @@ def test_deepcopy_uses_javascript_key_order_and_values() -> None:
         ("%2$s %1$s", ["a", "b"], "b a"),
         ("%(x)s", [{"x": 1}], "1"),
         ("", [], ""),
+        ("%x", [1.5], "1.8"),
+        ("%b", [0.1], "0.0001100110011001100110011001100110011001100110011001101"),
+        ("%o", [-8.75], "-10.6"),
+        ("%.3e", [2.5], "2.500e+0"),
+        ("%.0f|%.1f", [0.5, 0.25], "1|0.3"),
+        ("%.1s", ["\U0001f600"], "\ud83d"),
+        ("%5s|", ["\U0001f600"], "   \U0001f600|"),
+        ("%d", [1e21], "1"),
+        ("%c", [0xD800], "\ud800"),
     ],
 )
 def test_vsprintf(fmt: str, args: list[object], expected: str) -> None:
@@ -635,3 +649,206 @@ def test_concurrent_writers_get_unique_lines() -> None:
     lines = [e.line for e in log.logs]
     assert len(lines) == 1600
     assert lines == list(range(1600))
+
+
+# -- differential: the real library under Node (marker ``oracle``) ---------------------------------
+
+NODE_LOGGER_SERVER = r"""
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const readline = require('readline');
+const dir = process.argv[2];
+const { JSDOM, VirtualConsole } = require(path.join(dir, 'node_modules', 'jsdom'));
+const src = fs.readFileSync(
+  path.join(dir, 'node_modules', 'amazon-connect-streams', 'release', 'connect-streams.js'), 'utf8');
+const errors = [];
+const vc = new VirtualConsole();
+vc.on('error', (msg) => errors.push(String(msg)));
+const dom = new JSDOM('<!DOCTYPE html><html><body></body></html>',
+  { url: 'https://oracle.invalid/', runScripts: 'outside-only', virtualConsole: vc });
+dom.window.eval(src);
+const log = dom.window.connect.getLog();
+log.setEchoLevel('CRITICAL');
+const rl = readline.createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+  const req = JSON.parse(line);
+  errors.length = 0;
+  let out;
+  if (req.kind === 'write') {
+    const e = log.info.apply(log, req.args);
+    out = e === undefined ? { error: errors.join('\n') } : { component: e.component, text: e.text };
+  } else {
+    try {
+      out = { objects: JSON.parse(JSON.stringify(log.info('x').withObject(req.obj).objects)) };
+    } catch (err) { out = { error: String(err) }; }
+  }
+  process.stdout.write(JSON.stringify(out) + '\n');
+});
+rl.on('close', () => process.exit(0));
+"""
+
+
+class NodeLogger:
+    """A persistent Node process running the real ``connect.getLog()`` over JSON lines."""
+
+    def __init__(self, oracle_dir: Path, script: Path) -> None:
+        self._proc = subprocess.Popen(
+            ["node", str(script), str(oracle_dir)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+        )
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self._proc.stdin is not None
+        assert self._proc.stdout is not None
+        self._proc.stdin.write(json.dumps(request) + "\n")
+        self._proc.stdin.flush()
+        answer: dict[str, Any] = json.loads(self._proc.stdout.readline())
+        return answer
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+@pytest.fixture(scope="module")
+def node_logger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeLogger]:
+    oracle_dir = default_oracle_dir()
+    reason = oracle_unavailable_reason(oracle_dir)
+    if reason is not None:
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(f"differential tests need the oracle under CI=true: {reason}", pytrace=False)
+        pytest.skip(reason)
+    script = tmp_path_factory.mktemp("logger-oracle") / "logger_server.js"
+    script.write_text(NODE_LOGGER_SERVER, encoding="utf-8")
+    node = NodeLogger(oracle_dir, script)
+    try:
+        yield node
+    finally:
+        node.close()
+
+
+def mirror_write(args: list[Any]) -> dict[str, Any]:
+    log = Logger(clock=FakeClock())
+    entry = log.info(*args)
+    if not entry.stored:
+        return {"error": "format error"}
+    return {"component": entry.component, "text": entry.text}
+
+
+_NUM = st.one_of(
+    st.integers(-(2**53), 2**53),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.5, 1.5, 2.5, -0.5, 1e21, 1e-7, 0.1, 255.0, -1.0]),
+)
+_SCALAR = st.one_of(_NUM, st.text(max_size=8), st.booleans(), st.none())
+_ARG = st.one_of(_SCALAR, st.lists(_SCALAR, max_size=3), st.dictionaries(st.text(max_size=3), _SCALAR, max_size=2))
+_PLACEHOLDER = st.builds(
+    lambda plus, pad, left, width, prec, conv: f"%{plus}{pad}{left}{width}{'.' + prec if prec else ''}{conv}",
+    st.sampled_from(["", "+"]),
+    st.sampled_from(["", "0", "'*"]),
+    st.sampled_from(["", "-"]),
+    st.sampled_from(["", "3", "12"]),
+    st.sampled_from(["", "0", "2", "7"]),
+    st.sampled_from([*"bcdefosuxX", "s", "s", "d"]),
+)
+_LITERAL = st.sampled_from(["a ", " ", "%%", "x=", "Phone number ", "é", "😀", "%"])
+
+
+@st.composite
+def format_and_args(draw: st.DrawFn) -> tuple[str, list[Any]]:
+    """A format with mostly matching arguments (numbers for numeric conversions)."""
+    pieces: list[str] = []
+    args: list[Any] = []
+    for _ in range(draw(st.integers(0, 4))):
+        if draw(st.integers(0, 3)) == 0:
+            pieces.append(draw(_LITERAL))
+            continue
+        placeholder = draw(_PLACEHOLDER)
+        pieces.append(placeholder)
+        numeric = placeholder[-1] != "s"
+        args.append(draw(st.one_of(_NUM, _NUM, _NUM, _ARG) if numeric else _ARG))
+    if args and draw(st.integers(0, 9)) == 0:
+        args.pop()  # a missing argument
+    args += draw(st.lists(_ARG, max_size=1))  # an extra one
+    return ("".join(pieces), args)
+
+
+@pytest.mark.oracle
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(component=st.sampled_from([[], ["softphone"], ["task"], ["SOFTPHONE"]]), case=format_and_args())
+def test_writer_text_matches_the_real_library(
+    node_logger: NodeLogger, component: list[str], case: tuple[str, list[Any]]
+) -> None:
+    call = [*component, case[0], *case[1]]
+    real = node_logger.ask({"kind": "write", "args": call})
+    mine = mirror_write(call)
+    if "error" in real:
+        assert "error" in mine, f"library failed with {real['error']!r}, mirror wrote {mine!r}"
+        if real["error"].startswith("[sprintf]"):
+            with pytest.raises(SprintfError) as info:
+                vsprintf(case[0], case[1])
+            assert str(info.value) == real["error"]
+    else:
+        assert mine == real
+
+
+_KEYS = st.sampled_from(
+    [
+        "name",
+        "Name",
+        "QUEUE.NAME",
+        "phoneNumber",
+        "attributes",
+        "Attributes",
+        "state",
+        "text",
+        "url",
+        "Text",
+        "callConfigJson",
+        "CALLCONFIGJSON",
+        "customerId",
+        "SpeakerId",
+        "presignedUrl",
+        "value",
+        "other",
+        "1",
+        "0",
+    ]
+)
+_STRINGS = st.one_of(
+    st.text(max_size=6),
+    st.sampled_from(
+        [
+            "Phone number +1555",
+            "call AuthToken=abc\nnext line",
+            "mail a.b@example.com now",
+            "Send digit 5",
+            'x{"credential":"s3cr3t","credential":"again"}',
+            "ConnectionAuthenticationToken:zz",
+        ]
+    ),
+)
+_JSON = st.recursive(
+    st.one_of(_STRINGS, st.integers(-1000, 1000), st.booleans(), st.none()),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_KEYS, inner, max_size=4)),
+    max_leaves=12,
+)
+
+
+@pytest.mark.oracle
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(obj=st.dictionaries(_KEYS, _JSON, max_size=5))
+def test_with_object_redaction_matches_the_real_library(node_logger: NodeLogger, obj: dict[str, Any]) -> None:
+    real = node_logger.ask({"kind": "object", "obj": obj})
+    mine = Logger(clock=FakeClock()).info("x").with_object(obj).objects
+    assert json.loads(js_stringify(mine, 0)) == real["objects"]
+    assert js_stringify(mine, 0) == json.dumps(real["objects"], ensure_ascii=False, separators=(",", ":"))
