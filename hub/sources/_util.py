@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import msgspec
@@ -23,8 +24,8 @@ def pascal(name: str) -> str:
 
 def utc(value: datetime | None) -> datetime | None:
     """The same instant as an aware UTC datetime (a naive value is taken to be UTC already)."""
-    if value is None:
-        return None
+    if value is None or value.tzinfo is UTC:
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
@@ -34,9 +35,16 @@ def iso_ms(value: datetime | None) -> str | None:
     """ISO-8601 with milliseconds and ``Z`` (``2026-03-02T09:15:42.318Z``), the form the wire uses."""
     if value is None:
         return None
-    moment = utc(value)
+    return _iso_ms(value)
+
+
+@lru_cache(maxsize=8192)
+def _iso_ms(value: datetime) -> str:
+    # Cached: an agent's records repeat the same instants (status start, queue and connect times).
+    # Equal aware datetimes are the same instant, so they share one (UTC) rendering.
+    moment = value if value.tzinfo is UTC else utc(value)
     assert moment is not None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 def parse_timestamp(value: datetime | str) -> datetime:

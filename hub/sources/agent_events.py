@@ -305,6 +305,11 @@ def _contact_type(contact: Contact) -> str:
     return _CONTACT_TYPES.get(channel, channel.lower())
 
 
+def _normalised(contact: Contact) -> tuple[Contact, str, str, str]:
+    """(contact, Streams type, upper-case State, upper-case InitiationMethod), computed once."""
+    return contact, _contact_type(contact), _upper(contact.state), _upper(contact.initiation_method)
+
+
 def _status_type(value: str | None) -> str:
     upper = _upper(value)
     return _STATUS_TYPES.get(upper, upper.lower() or "not_routable")
@@ -317,10 +322,11 @@ def _agent_state(arn: str | None, type_: str, name: str, start: datetime | None)
     return state
 
 
-def _voice_overlay(contact: Contact, fallback: datetime) -> tuple[int, str, str, datetime] | None:
+def _voice_overlay(
+    contact: Contact, state: str, method: str, fallback: datetime
+) -> tuple[int, str, str, datetime] | None:
     """(rank, name, type, start) of the system state a voice contact imposes, or None."""
-    state = _upper(contact.state)
-    outward = _upper(contact.initiation_method) in _OUTWARD
+    outward = method in _OUTWARD
     start = utc(contact.state_start_timestamp) or fallback
     if state in ("CONNECTED", "CONNECTED_ONHOLD"):
         return 0, "Busy", "system", utc(contact.connected_to_agent_timestamp) or start
@@ -339,18 +345,24 @@ def _voice_overlay(contact: Contact, fallback: datetime) -> tuple[int, str, str,
 
 def derive_agent_state(snapshot: AgentSnapshot, event_timestamp: datetime) -> dict[str, Any]:
     """The Streams ``snapshot.state`` for an AES snapshot (rule table in the module docstring)."""
+    contacts = [_normalised(c) for c in snapshot.contacts or ()]
+    return _derive_state(snapshot.agent_status, contacts, event_timestamp)
+
+
+def _derive_state(
+    status: AgentStatus | None, contacts: list[tuple[Contact, str, str, str]], event_timestamp: datetime
+) -> dict[str, Any]:
     best: tuple[int, str, str, datetime] | None = None
-    for contact in snapshot.contacts or ():
-        if _contact_type(contact) not in _VOICE_TYPES:
+    for contact, ctype, state, method in contacts:
+        if ctype not in _VOICE_TYPES:
             continue
-        overlay = _voice_overlay(contact, event_timestamp)
+        overlay = _voice_overlay(contact, state, method, event_timestamp)
         if overlay is None:
             continue
         if best is None or overlay[0] < best[0] or (overlay[0] == best[0] and overlay[3] > best[3]):
             best = overlay
     if best is not None:
         return _agent_state(None, best[2], best[1], best[3])
-    status = snapshot.agent_status
     if status is None:
         return _agent_state(None, "init", "Init", None)
     return _agent_state(
@@ -362,9 +374,8 @@ def _queue(queue: Queue) -> dict[str, Any]:
     return {"queueARN": queue.arn, "name": queue.name}
 
 
-def _connections(contact: Contact, ctype: str, timestamp: datetime) -> list[dict[str, Any]]:
-    state = _upper(contact.state)
-    outward = _upper(contact.initiation_method) in _OUTWARD
+def _connections(contact: Contact, ctype: str, state: str, method: str, timestamp: datetime) -> list[dict[str, Any]]:
+    outward = method in _OUTWARD
     agent_state, customer_state = (_OUTWARD_CONNECTION_STATES if outward else {}).get(
         state, _CONNECTION_STATES.get(state, ("connected", "connected"))
     )
@@ -378,15 +389,15 @@ def _connections(contact: Contact, ctype: str, timestamp: datetime) -> list[dict
     }
     if ctype == "task":
         return [agent]
-    if customer_state in ("connected",) and state not in ("ENDED",):
-        customer_since = contact.queue_timestamp or contact.state_start_timestamp or timestamp
+    if customer_state == "connected" and (contact.queue_timestamp or contact.state_start_timestamp is None):
+        since = iso_ms(contact.queue_timestamp or timestamp)
     else:
-        customer_since = contact.state_start_timestamp or timestamp
+        since = start
     customer: dict[str, Any] = {
         "connectionId": f"{contact.contact_id}-customer",
-        "type": "outbound" if _upper(contact.initiation_method) == "OUTBOUND" else "inbound",
+        "type": "outbound" if method == "OUTBOUND" else "inbound",
         "initial": True,
-        "state": {"type": customer_state, "timestamp": iso_ms(customer_since)},
+        "state": {"type": customer_state, "timestamp": since},
     }
     if ctype in _VOICE_TYPES:
         customer["endpoint"] = {"type": "phone_number"}
@@ -395,8 +406,12 @@ def _connections(contact: Contact, ctype: str, timestamp: datetime) -> list[dict
 
 def to_streams_contact(contact: Contact, event_timestamp: datetime) -> dict[str, Any]:
     """One AES contact as a ``GetAgentSnapshot`` wire contact (mapping in the module docstring)."""
-    ctype = _contact_type(contact)
-    state = _upper(contact.state)
+    return _streams_contact(*_normalised(contact), event_timestamp)
+
+
+def _streams_contact(
+    contact: Contact, ctype: str, state: str, method: str, event_timestamp: datetime
+) -> dict[str, Any]:
     if state in ("CONNECTED", "CONNECTED_ONHOLD"):
         since = contact.connected_to_agent_timestamp or contact.state_start_timestamp
         state_type = "connected"
@@ -413,10 +428,10 @@ def to_streams_contact(contact: Contact, event_timestamp: datetime) -> dict[str,
         result["queue"] = _queue(contact.queue)
     if contact.queue_timestamp is not None:
         result["queueTimestamp"] = iso_ms(contact.queue_timestamp)
-    result["connections"] = _connections(contact, ctype, event_timestamp)
+    result["connections"] = _connections(contact, ctype, state, method, event_timestamp)
     result["attributes"] = {}
-    if contact.initiation_method:
-        result["initiationMethod"] = contact.initiation_method.lower()
+    if method:
+        result["initiationMethod"] = method.lower()
     return result
 
 
@@ -465,8 +480,9 @@ def to_snapshot(event: AgentEvent, *, extra_configuration: Mapping[str, Any] | N
             state = _agent_state(None, "offline", "Offline", event_ts)
         contacts: list[dict[str, Any]] = []
     else:
-        state = derive_agent_state(snapshot, event_ts)
-        contacts = [to_streams_contact(c, event_ts) for c in snapshot.contacts or ()]
+        normalised = [_normalised(c) for c in snapshot.contacts or ()]
+        state = _derive_state(status, normalised, event_ts)
+        contacts = [_streams_contact(*n, event_ts) for n in normalised]
     result: dict[str, Any] = {"state": state}
     if snapshot.next_agent_status is not None and _upper(event.event_type) != "LOGOUT":
         known = _known_state_types(extra_configuration)
