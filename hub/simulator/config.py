@@ -73,7 +73,7 @@ class SimulationConfig:
     concurrency: dict[str, int] = field(default_factory=lambda: {"VOICE": 1, "CHAT": 2, "TASK": 2})
     #: arrivals per hour over the whole center (Poisson)
     arrival_rates: dict[str, float] = field(
-        default_factory=lambda: {"VOICE": 90.0, "CHAT": 50.0, "TASK": 25.0, "CALLBACK": 12.0}
+        default_factory=lambda: {"VOICE": 60.0, "CHAT": 40.0, "TASK": 20.0, "CALLBACK": 8.0}
     )
     #: mean handle time (connected to agent) per channel, seconds (exponential, with a floor)
     handle_time: dict[str, float] = field(default_factory=lambda: {"VOICE": 180.0, "CHAT": 300.0, "TASK": 240.0})

@@ -295,7 +295,11 @@ class ContactCenter:
         for contact in list(self._queue):
             if contact.channel not in contact.queue.channels:
                 continue
-            candidates = [a for a in self.agents.values() if self.can_route(a, contact.channel)]
+            candidates = [
+                a
+                for a in self.agents.values()
+                if contact.contact_id not in a.legs and self.can_route(a, contact.channel)
+            ]
             if candidates:
                 agent = min(candidates, key=lambda a: (a.idle_since, a.index))
                 self._offer(contact, agent)
