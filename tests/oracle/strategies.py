@@ -287,6 +287,13 @@ class ScenarioBuilder:
         agent_state = "connected" if state == "connected" else "connecting"
         phone = {"type": "phone_number", "phoneNumber": f"+155555501{c.integer(0, 99):02d}"}
         extra: Json = {"initiationMethod": c.choice(("inbound", "outbound", "transfer", "callback", "api"))}
+        wire_variant = c.integer(0, 9)  # nulls and optional members as the real wire has them
+        if wire_variant == 1:
+            extra.update(queue=None, queueTimestamp=None)
+        elif wire_variant == 2:
+            extra.update(queue=SUPPORT_QUEUE, attributes={"tier": {"name": "tier", "value": "gold"}})
+        elif wire_variant == 3:
+            extra.update(contactDuration=None, relatedContactId="c-related", initiationMethod=None)
         conns: list[Conn]
         if channel == "task":
             conns = [Conn(f"k-{cid}-a", "agent", True, agent_state, at)]
@@ -419,7 +426,11 @@ class ScenarioBuilder:
         self.mutate()
         snap = self.snapshot()
         self.last_snapshot = snap
-        return {"snapshot": snap}
+        step: Json = {"snapshot": snap}
+        if chance(self.c, 4):  # a snapshot step that also carries a (future) configuration
+            self.config_variant = self.c.integer(0, 5)
+            step["configuration"] = base_configuration(self.config_variant)
+        return step
 
     def action_step(self) -> Json:
         """An API call on the agent, a visible contact or one of its connections."""
@@ -428,6 +439,9 @@ class ScenarioBuilder:
         if self.contacts and chance(c, 70):
             x = c.choice(self.contacts)
             if chance(c, 35):
+                conferenced = [y for y in self.contacts if len(y.conns) > 2]
+                if conferenced and chance(c, 50):
+                    x = c.choice(conferenced)
                 step = self._connection_action(x)
             else:
                 method = c.choice(

@@ -195,3 +195,13 @@ def test_runner_close_stops_its_processes() -> None:
     assert all(p.returncode == 0 for p in procs)
     with pytest.raises(OracleError, match="closed"):
         runner.run(scenario)
+
+
+def test_missing_oracle_skips_locally_and_fails_under_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONNECT_HUB_ORACLE_DIR", str(tmp_path / "not-installed"))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="not installed"):
+        require_oracle()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        require_oracle()
