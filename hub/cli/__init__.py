@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from hub.cli._replay import replay
+from hub.cli._serve import serve
 
 __all__ = ["main"]
 
@@ -19,3 +20,4 @@ def main() -> None:
 
 
 main.add_command(replay)
+main.add_command(serve)

@@ -1,0 +1,441 @@
+"""``DatabaseSink``: the default :class:`~hub.ingest.IngestSink`, built directly on :mod:`hub.db`.
+
+Agent Event Stream records are applied to in-process :class:`hub.AgentSession` objects (the core
+engine), so the events stored are the ones the agent's browser would raise; everything one call
+causes is written in one transaction with :func:`hub.db.write_batch`, after the dedupe keys were
+claimed with :func:`hub.db.claim_receipts` in that same transaction.
+
+Sessions and the database never disagree: a session is reused only while the database still holds
+the snapshot it last applied (same ``snapshot_at`` and ``last_seq``); otherwise, and after any failed
+transaction, it is rebuilt from the stored ``agent_data`` (the events of that rebuild are discarded).
+Calls are serialised by a lock (the sessions are not thread-safe; SQLite has one writer anyway). On
+PostgreSQL the agent rows are locked ``FOR UPDATE`` so two hub processes serialise per agent.
+
+Ordering: per agent, records are applied in ``EventTimestamp`` order, and a record older than the
+stored snapshot is not applied (counted as stale), so a late or replayed record never moves an agent
+backwards. Contact records older than the stored contact-record version raise no hook.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from hub import AgentSession, Hub, HubError
+from hub.db import (
+    DeliveryRecord,
+    EventRecord,
+    Receipt,
+    StateChange,
+    claim_receipts,
+    is_persisted_event,
+    session_scope,
+    utcnow,
+    write_batch,
+)
+from hub.db._models import AGENTS, CONTACTS
+from hub.hookspecs import CONTACT_EVENT, CONTACT_RECORD_EVENT
+from hub.ingest._rows import aes_contact_upserts, agent_row, check_row, contact_upsert, digest
+from hub.ingest._sink import ContactRecordInput, IngestResult
+from hub.replay import summarize_payload
+from hub.sources import contact_events, contact_records
+from hub.sources.agent_events import AgentEvent, to_agent_data
+from hub.sources.contact_events import ContactEvent
+from hub.sources.errors import MalformedRequestError, SourceUnavailableError
+
+__all__ = ["DatabaseSink", "HookRouter"]
+
+_log = logging.getLogger(__name__)
+
+
+class HookRouter(Protocol):
+    """Which plugin hooks an event becomes (:class:`hub.plugins.HubPlugins` is one)."""
+
+    def deliveries_for(self, event: str) -> list[tuple[str, str]]:
+        """The ``(plugin, hook)`` pairs an event becomes, one delivery each."""
+        ...
+
+
+@dataclass(slots=True)
+class _Captured:
+    name: str
+    payload: Any
+    contact_id: str | None
+
+
+@dataclass(slots=True)
+class _AgentState:
+    snapshot_at: dt.datetime | None
+    last_seq: int
+
+
+@dataclass(slots=True)
+class _AgentBatch:
+    """What one call writes."""
+
+    agents: list[Any] = field(default_factory=list)
+    state_changes: list[StateChange] = field(default_factory=list)
+    contacts: list[Any] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
+    deliveries: list[DeliveryRecord] = field(default_factory=list)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    except OverflowError:
+        raise MalformedRequestError(f"timestamp out of range: {value.isoformat()}") from None
+
+
+class DatabaseSink:
+    """Stores ingest input with :mod:`hub.db` (see the module docstring).
+
+    :param engine: the hub database (migrated).
+    :param hooks: turns event names into plugin deliveries; ``None`` writes events without deliveries.
+    :param clock: the sessions' clock (epoch seconds).
+    """
+
+    def __init__(
+        self, engine: Engine, *, hooks: HookRouter | None = None, clock: Callable[[], float] | None = None
+    ) -> None:
+        self._engine = engine
+        self._hooks = hooks
+        self._hub = Hub(clock=clock) if clock is not None else Hub()
+        self._known: dict[str, _AgentState] = {}
+        self._lock = threading.Lock()
+        self._capture: list[_Captured] | None = None
+        self._postgres = engine.dialect.name == "postgresql"
+
+    # ------------------------------------------------------------------ protocol
+    def is_healthy(self) -> bool:
+        """Whether a trivial query succeeds."""
+        try:
+            with self._engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def ingest_agent_events(self, request_key: str | None, events: Sequence[AgentEvent]) -> IngestResult:
+        """Apply AES records (see :meth:`hub.ingest.IngestSink.ingest_agent_events`)."""
+        with self._transaction() as (db, touched, commit_hooks):
+            return self._agent_events(db, request_key, events, touched, commit_hooks)
+
+    def ingest_contact_records(self, request_key: str | None, records: Sequence[ContactRecordInput]) -> IngestResult:
+        """Store contact records (see :meth:`hub.ingest.IngestSink.ingest_contact_records`)."""
+        with self._transaction() as (db, _touched, _hooks):
+            return self._contact_records(db, request_key, records)
+
+    def ingest_contact_event(self, event: ContactEvent, raw: Mapping[str, Any]) -> IngestResult:
+        """Store a contact event (see :meth:`hub.ingest.IngestSink.ingest_contact_event`)."""
+        with self._transaction() as (db, _touched, _hooks):
+            return self._contact_event(db, event, raw)
+
+    # ------------------------------------------------------------------ transaction
+    @contextmanager
+    def _transaction(self) -> Iterator[tuple[Session, set[str], list[Callable[[], None]]]]:
+        """One serialised transaction; sessions touched by a failed one are forgotten (rebuilt later)."""
+        touched: set[str] = set()
+        after_commit: list[Callable[[], None]] = []
+        with self._lock:
+            try:
+                with session_scope(self._engine) as db:
+                    yield db, touched, after_commit
+            except SQLAlchemyError as exc:
+                self._forget(touched)
+                _log.warning("ingest transaction failed, the source will retry: %s", exc)
+                raise SourceUnavailableError() from exc
+            except BaseException:
+                self._forget(touched)
+                raise
+            for hook in after_commit:
+                hook()
+
+    def _forget(self, keys: set[str]) -> None:
+        for key in keys:
+            self._known.pop(key, None)
+            self._hub.remove_session(key)
+
+    # ------------------------------------------------------------------ agent events
+    def _on_event(self, data: Any, name: str | None = None) -> None:
+        capture = self._capture
+        if capture is None or name is None or name.count("::") > 1 or not is_persisted_event(name):
+            return
+        contact_id = getattr(data, "contact_id", None)
+        capture.append(_Captured(str(name), summarize_payload(data, name), contact_id))
+
+    def _session_for(self, key: str, stored: Mapping[str, Any] | None) -> AgentSession:
+        """The agent's session, rebuilt from the stored agent data unless it reflects exactly that row."""
+        state = _AgentState(stored["snapshot_at"], stored["last_seq"]) if stored else _AgentState(None, 0)
+        known = self._known.get(key)
+        session = self._hub.get_session(key)
+        if session is not None and known == state:
+            return session
+        self._hub.remove_session(key)
+        session = self._hub.session(key)
+        if stored and stored["agent_data"]:
+            try:
+                session.apply_agent_data(stored["agent_data"])
+            except HubError:
+                _log.warning("stored agent data of %s could not be replayed; starting afresh", key)
+                self._hub.remove_session(key)
+                session = self._hub.session(key)
+        session.bus.subscribe_all(self._on_event)
+        self._known[key] = state
+        return session
+
+    def _load_agents(self, db: Session, keys: list[str]) -> dict[str, Mapping[str, Any]]:
+        c = AGENTS.c
+        query = sa.select(c.key, c.snapshot_at, c.last_seq, c.agent_data).where(c.key.in_(keys)).order_by(c.key)
+        if self._postgres:
+            query = query.with_for_update()
+        return {row.key: dict(row._mapping) for row in db.execute(query)}
+
+    def _agent_events(
+        self,
+        db: Session,
+        request_key: str | None,
+        events: Sequence[AgentEvent],
+        touched: set[str],
+        after_commit: list[Callable[[], None]],
+    ) -> IngestResult:
+        if request_key is not None and not claim_receipts(db, [Receipt("firehose", request_key)]):
+            return IngestResult(duplicate_request=True, duplicates=len(events))
+        by_id: dict[str, AgentEvent] = {}
+        for event in events:
+            by_id.setdefault(event.event_id, event)
+        fresh = claim_receipts(db, [Receipt("aes", key) for key in by_id])
+        groups: dict[str, list[tuple[dt.datetime, AgentEvent]]] = {}
+        for receipt in fresh:
+            event = by_id[receipt.key]
+            groups.setdefault(event.agent_arn, []).append((_utc(event.event_timestamp), event))
+        stored = self._load_agents(db, sorted(groups))
+        batch = _AgentBatch()
+        stale = 0
+        new_state: dict[str, _AgentState] = {}
+        for key in sorted(groups):
+            touched.add(key)
+            session = self._session_for(key, stored.get(key))
+            state = self._known[key]
+            applied = self._apply_agent(
+                key, session, sorted(groups[key], key=lambda p: (p[0], p[1].event_id)), state, batch
+            )
+            stale += len(groups[key]) - applied
+            new_state[key] = _AgentState(state.snapshot_at, state.last_seq)
+        self._check(batch)
+        write_batch(
+            db,
+            agents=batch.agents,
+            state_changes=batch.state_changes,
+            contacts=batch.contacts,
+            events=batch.events,
+            deliveries=batch.deliveries,
+        )
+        after_commit.append(lambda: self._known.update(new_state))
+        return IngestResult(
+            accepted=len(fresh) - stale,
+            duplicates=len(events) - len(fresh),
+            stale=stale,
+            events=len(batch.events),
+            deliveries=len(batch.deliveries),
+        )
+
+    def _apply_agent(
+        self,
+        key: str,
+        session: AgentSession,
+        ordered: list[tuple[dt.datetime, AgentEvent]],
+        state: _AgentState,
+        batch: _AgentBatch,
+    ) -> int:
+        """Apply one agent's fresh records in order; returns how many were applied (not stale)."""
+        applied = 0
+        last: tuple[AgentEvent, dict[str, Any], dt.datetime] | None = None
+        for at, event in ordered:
+            if state.snapshot_at is not None and at < state.snapshot_at:
+                continue
+            try:
+                data = to_agent_data(event)
+            except (OverflowError, ValueError) as exc:
+                raise MalformedRequestError(f"agent event {event.event_id}: {exc}") from None
+            captured: list[_Captured] = []
+            self._capture = captured
+            try:
+                session.apply_agent_data(data)
+            except HubError as exc:
+                raise MalformedRequestError(f"agent event {event.event_id}: {exc}") from None
+            finally:
+                self._capture = None
+            self._record_events(key, at=at, captured=captured, state=state, batch=batch, data=data)
+            batch.contacts.extend(aes_contact_upserts(event, key, at))
+            state.snapshot_at = at
+            applied += 1
+            last = (event, data, at)
+        if last is not None:
+            batch.agents.append(agent_row(key, last[0], last[1], last[2], state.last_seq))
+        return applied
+
+    def _record_events(
+        self,
+        key: str,
+        *,
+        at: dt.datetime,
+        captured: list[_Captured],
+        state: _AgentState,
+        batch: _AgentBatch,
+        data: Mapping[str, Any],
+    ) -> None:
+        for item in captured:
+            state.last_seq += 1
+            seq = state.last_seq
+            batch.events.append(
+                EventRecord(
+                    name=item.name,
+                    occurred_at=at,
+                    source="aes",
+                    agent_key=key,
+                    seq=seq,
+                    contact_id=item.contact_id,
+                    payload=item.payload if isinstance(item.payload, dict) else {"value": item.payload},
+                )
+            )
+            if item.name == "agent::state_change" and isinstance(item.payload, dict):
+                batch.state_changes.append(
+                    StateChange(
+                        agent_key=key,
+                        old_state=item.payload.get("oldState"),
+                        new_state=str(item.payload.get("newState")),
+                        new_state_type=(data["snapshot"].get("state") or {}).get("type"),
+                        occurred_at=at,
+                    )
+                )
+            for plugin, hook in self._routes(item.name):
+                batch.deliveries.append(
+                    DeliveryRecord(
+                        plugin=plugin,
+                        hook=hook,
+                        idempotency_key=f"aes:{digest(key)}:{seq}:{plugin}:{hook}",
+                        event_ref=(key, seq),
+                        contact_id=item.contact_id,
+                        ordering_key=item.contact_id or key,
+                    )
+                )
+
+    def _routes(self, name: str) -> list[tuple[str, str]]:
+        return self._hooks.deliveries_for(name) if self._hooks is not None else []
+
+    @staticmethod
+    def _check(batch: _AgentBatch) -> None:
+        for agent in batch.agents:
+            check_row(agent, f"agent {agent.key[:80]}")
+        for contact in batch.contacts:
+            check_row(contact, f"contact {contact.contact_id[:80]}")
+        for event in batch.events:
+            check_row(event, "event")
+
+    # ------------------------------------------------------------------ contact records / events
+    def _stored_versions(self, db: Session, ids: list[str]) -> dict[str, tuple[str | None, dt.datetime]]:
+        c = CONTACTS.c
+        query = sa.select(c.contact_id, c.source, c.source_ts).where(c.contact_id.in_(ids)).order_by(c.contact_id)
+        if self._postgres:
+            query = query.with_for_update()
+        return {row.contact_id: (row.source, row.source_ts) for row in db.execute(query)}
+
+    def _contact_records(
+        self, db: Session, request_key: str | None, records: Sequence[ContactRecordInput]
+    ) -> IngestResult:
+        if request_key is not None and not claim_receipts(db, [Receipt("firehose", request_key)]):
+            return IngestResult(duplicate_request=True, duplicates=len(records))
+        keyed: dict[str, tuple[dt.datetime, ContactRecordInput]] = {}
+        for item in records:
+            contact_id, at = contact_records.dedupe_key(item.record)
+            keyed.setdefault(f"{contact_id}:{at.isoformat()}", (at, item))
+        fresh = sorted(
+            ((keyed[r.key][0], r.key, keyed[r.key][1]) for r in claim_receipts(db, [Receipt("ctr", k) for k in keyed])),
+            key=lambda t: (t[0], t[1]),
+        )
+        stored = self._stored_versions(db, sorted({item.record.contact_id for _, _, item in fresh}))
+        contacts, events, chosen = [], [], []
+        for at, key, item in fresh:
+            previous = stored.get(item.record.contact_id)
+            if previous is not None and previous[0] == "ctr" and previous[1] > at:
+                continue
+            fields = contact_records.to_contact_fields(item.record)
+            contacts.append(contact_upsert(fields, source="ctr", source_ts=at))
+            events.append(
+                EventRecord(
+                    name=CONTACT_RECORD_EVENT,
+                    occurred_at=at,
+                    source="ctr",
+                    contact_id=item.record.contact_id,
+                    payload={"lastUpdateTimestamp": at.isoformat(), "agentArn": fields["agent_arn"]},
+                )
+            )
+            chosen.append((key, item))
+        for contact in contacts:
+            check_row(contact, f"contact record {contact.contact_id[:80]}")
+        result = write_batch(db, contacts=contacts, events=events)
+        deliveries = [
+            DeliveryRecord(
+                plugin=plugin,
+                hook=hook,
+                idempotency_key=f"ctr:{digest(key)}:{plugin}:{hook}",
+                event_id=event_id,
+                contact_id=item.record.contact_id,
+                ordering_key=item.record.contact_id,
+                payload={"record": dict(item.raw)},
+            )
+            for (key, item), event_id in zip(chosen, result.agentless_event_ids, strict=True)
+            for plugin, hook in self._routes(CONTACT_RECORD_EVENT)
+        ]
+        if deliveries:
+            write_batch(db, deliveries=deliveries)
+        return IngestResult(
+            accepted=len(chosen),
+            duplicates=len(records) - len(fresh),
+            stale=len(fresh) - len(chosen),
+            events=len(events),
+            deliveries=len(deliveries),
+        )
+
+    def _contact_event(self, db: Session, event: ContactEvent, raw: Mapping[str, Any]) -> IngestResult:
+        if not claim_receipts(db, [Receipt("eventbridge", contact_events.dedupe_key(event))]):
+            return IngestResult(duplicate_request=True, duplicates=1)
+        fields = contact_events.to_contact_fields(event)
+        at = fields.get("source_timestamp") or utcnow()
+        contact = contact_upsert(fields, source="eventbridge", source_ts=at)
+        check_row(contact, f"contact event {event.id[:80]}")
+        record = EventRecord(
+            name=CONTACT_EVENT,
+            occurred_at=at,
+            source="eventbridge",
+            contact_id=event.detail.contact_id,
+            payload={"id": event.id, "eventType": event.detail.event_type},
+        )
+        check_row(record, "contact event")
+        result = write_batch(db, contacts=[contact], events=[record])
+        deliveries = [
+            DeliveryRecord(
+                plugin=plugin,
+                hook=hook,
+                idempotency_key=f"eventbridge:{digest(event.id)}:{plugin}:{hook}",
+                event_id=result.agentless_event_ids[0],
+                contact_id=event.detail.contact_id,
+                ordering_key=event.detail.contact_id,
+                payload={"event": dict(raw)},
+            )
+            for plugin, hook in self._routes(CONTACT_EVENT)
+        ]
+        if deliveries:
+            write_batch(db, deliveries=deliveries)
+        return IngestResult(accepted=1, events=1, deliveries=len(deliveries))

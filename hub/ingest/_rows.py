@@ -1,0 +1,188 @@
+"""Pure conversions from source records to the persistence layer's row inputs, and column-size checks.
+
+Everything here is free of I/O. :func:`check_row` guards the database against values it would refuse
+(a PostgreSQL ``varchar(256)`` overflow or a NUL character is a ``DataError``, which the endpoint would
+otherwise report as "storage unavailable" and the source would retry forever): such input is rejected
+as malformed, with the offending field named, before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any
+
+import sqlalchemy as sa
+
+from hub.db import AgentRow, ContactUpsert, EventRecord
+from hub.db._models import AGENTS, CONTACTS, EVENTS
+from hub.sources.agent_events import AgentEvent, Contact
+from hub.sources.contact_records import contact_type
+from hub.sources.errors import MalformedRequestError
+
+__all__ = [
+    "aes_contact_upserts",
+    "agent_row",
+    "check_row",
+    "contact_upsert",
+    "digest",
+    "parse_iso",
+]
+
+_INT32 = (-(2**31), 2**31 - 1)
+_INT64 = (-(2**63), 2**63 - 1)
+
+#: ``to_contact_fields`` names (contact records and contact events) -> ``ContactUpsert`` fields.
+_CONTACT_FIELD_MAP: Mapping[str, str] = {
+    "contact_id": "contact_id",
+    "initial_contact_id": "initial_contact_id",
+    "previous_contact_id": "previous_contact_id",
+    "next_contact_id": "next_contact_id",
+    "related_contact_id": "related_contact_id",
+    "channel": "channel",
+    "type": "contact_type",
+    "initiation_method": "initiation_method",
+    "queue_arn": "queue_arn",
+    "queue_name": "queue_name",
+    "agent_arn": "agent_key",
+    "initiation_timestamp": "initiated_at",
+    "connected_to_agent_timestamp": "connected_to_agent_at",
+    "enqueue_timestamp": "enqueued_at",
+    "dequeue_timestamp": "dequeued_at",
+    "disconnect_timestamp": "disconnected_at",
+    "after_contact_work_start_timestamp": "acw_started_at",
+    "after_contact_work_end_timestamp": "acw_ended_at",
+    "customer_hold_duration": "hold_duration_s",
+    "after_contact_work_duration": "acw_duration_s",
+    "agent_interaction_duration": "talk_duration_s",
+    "queue_duration": "queue_duration_s",
+    "disconnect_reason": "disconnect_reason",
+    "attributes": "attributes",
+    "recording_location": "recording_location",
+    "voice_id_result": "voice_id_result",
+}
+
+_TABLES: Mapping[type, sa.Table] = {AgentRow: AGENTS, ContactUpsert: CONTACTS, EventRecord: EVENTS}
+
+
+def digest(value: str) -> str:
+    """A short, stable digest of ``value`` (keeps idempotency keys within their column)."""
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def parse_iso(value: str | None) -> dt.datetime | None:
+    """An aware datetime from the ``...Z`` ISO strings of converted agent data (``None`` stays ``None``)."""
+    if not value:
+        return None
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def check_row(row: AgentRow | ContactUpsert | EventRecord, what: str) -> None:
+    """Reject values the row's table cannot hold: strings over their column length, integers out of
+    range, NUL characters (PostgreSQL refuses them in text and JSON).
+
+    :raises MalformedRequestError: naming ``what`` and the field.
+    """
+    table = _TABLES[type(row)]
+    for item in fields(row):
+        value = getattr(row, item.name)
+        if value is None:
+            continue
+        column = table.c.get(item.name)
+        if _has_nul(value):
+            raise MalformedRequestError(f"{what}: {item.name} contains a NUL character")
+        if column is None:
+            continue
+        kind = column.type
+        if isinstance(value, str) and isinstance(kind, sa.String) and kind.length and len(value) > kind.length:
+            raise MalformedRequestError(f"{what}: {item.name} is longer than {kind.length} characters")
+        if isinstance(value, int) and not isinstance(value, bool):
+            low, high = _INT64 if isinstance(kind, sa.BigInteger) else _INT32
+            if not low <= value <= high:
+                raise MalformedRequestError(f"{what}: {item.name} is out of range")
+
+
+def contact_upsert(source_fields: Mapping[str, Any], *, source: str, source_ts: dt.datetime) -> ContactUpsert:
+    """A ``ContactUpsert`` from ``to_contact_fields`` output (contact record or contact event)."""
+    values: dict[str, Any] = {
+        target: source_fields[name] for name, target in _CONTACT_FIELD_MAP.items() if name in source_fields
+    }
+    if values.get("attributes") == {}:
+        values["attributes"] = None
+    return ContactUpsert(source=source, source_ts=source_ts, **values)
+
+
+def agent_row(
+    key: str, event: AgentEvent, data: Mapping[str, Any], snapshot_at: dt.datetime, last_seq: int
+) -> AgentRow:
+    """The ``agents`` row after applying ``data`` (the converted agent data of ``event``)."""
+    snapshot = data["snapshot"]
+    configuration = data["configuration"]
+    state = snapshot.get("state") or {}
+    next_state = snapshot.get("nextState") or {}
+    routing = configuration.get("routingProfile") or {}
+    return AgentRow(
+        key=key,
+        snapshot_at=snapshot_at,
+        arn=event.agent_arn,
+        username=configuration.get("username"),
+        name=configuration.get("name") or None,
+        routing_profile_arn=routing.get("routingProfileARN"),
+        routing_profile_name=routing.get("name"),
+        state_name=state.get("name"),
+        state_type=state.get("type"),
+        state_started_at=parse_iso(state.get("startTimestamp")),
+        next_state_name=next_state.get("name"),
+        last_seq=last_seq,
+        agent_data=dict(data),
+    )
+
+
+def _aes_contact(contact: Contact, agent_key: str, at: dt.datetime) -> ContactUpsert:
+    channel = contact.channel.upper() if contact.channel else None
+    if channel == "TASKS":
+        channel = "TASK"
+    queue = contact.queue
+    state = (contact.state or "").lower() or None
+    return ContactUpsert(
+        contact_id=contact.contact_id,
+        source_ts=at,
+        source="aes",
+        channel=channel,
+        contact_type=contact_type(channel, contact.initiation_method),
+        initiation_method=contact.initiation_method.upper() if contact.initiation_method else None,
+        queue_arn=queue.arn if queue else None,
+        queue_name=queue.name if queue else None,
+        agent_key=agent_key,
+        initial_contact_id=contact.initial_contact_id,
+        state=state,
+        state_at=_aware(contact.state_start_timestamp),
+        enqueued_at=_aware(contact.queue_timestamp),
+        connected_to_agent_at=_aware(contact.connected_to_agent_timestamp),
+    )
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def aes_contact_upserts(event: AgentEvent, agent_key: str, at: dt.datetime) -> list[ContactUpsert]:
+    """What an AES record's current snapshot says about the agent's contacts (``source="aes"``)."""
+    snapshot = event.current_agent_snapshot
+    if snapshot is None:
+        return []
+    return [_aes_contact(c, agent_key, at) for c in snapshot.contacts or ()]
