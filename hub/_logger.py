@@ -45,8 +45,11 @@ from typing import Any, Final, Protocol
 from hub._constants import LogComponent, LogLevel
 
 __all__ = [
+    "CONSOLE_METHOD",
     "DEFAULT_LOG_ROLL_INTERVAL",
+    "HASHED_FIELDS",
     "LEVEL_ORDER",
+    "REDACTED_FIELDS",
     "LogComponent",
     "LogContextLayer",
     "LogEntry",
@@ -55,7 +58,12 @@ __all__ = [
     "Logger",
     "SprintfError",
     "get_log",
+    "js_deepcopy",
+    "js_number_to_string",
+    "js_string",
+    "js_stringify",
     "redact_sensitive_info",
+    "redact_text",
     "vsprintf",
 ]
 
@@ -212,7 +220,10 @@ def js_string(value: object) -> str:
 def _to_number(value: object) -> float:
     """``Number(value)`` for the values sprintf accepts as numbers."""
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a Python int beyond the double range is +-Infinity in JavaScript
+            return math.inf if value > 0 else -math.inf
     try:
         return float(str(value))
     except ValueError:
@@ -422,9 +433,9 @@ def _convert(conv: str, arg: object, precision: str | None) -> str:
     if conv == "s":
         s = js_string(arg)
         return _utf16_prefix(s, int(precision)) if precision and s else s
-    x = float(arg)  # type: ignore[arg-type]  # checked to be a number by the caller
+    x = _to_number(arg)
     if conv == "d":
-        return js_number_to_string(_parse_int(arg))
+        return js_number_to_string(_parse_int(x))
     if conv == "f":
         return _to_fixed(x, int(precision)) if precision else js_number_to_string(x)
     if conv == "e":
@@ -708,7 +719,7 @@ class LoggedException:
         out: dict[str, object] = {"type": self.type}
         if self.message is not UNDEFINED:
             out["message"] = self.message
-        out["stack"] = self.stack
+        out["stack"] = list(self.stack)
         return out
 
 
@@ -810,7 +821,7 @@ class LogEntry:
         if self.tab_id is not None:
             out["tabId"] = self.tab_id
         out["exception"] = None if self.exception is None else self.exception.to_dict()
-        out["objects"] = self.objects
+        out["objects"] = list(self.objects)
         out["line"] = self.line
         out["agentResourceId"] = self.agent_resource_id
         out["loggerId"] = self.logger_id
