@@ -28,6 +28,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from hub import AgentSession, decode_configuration
+from hub.replay import replay_scenario
+from hub.testing.oracle import OracleError, OracleRunner, oracle_unavailable_reason
+
 REPO = Path(__file__).resolve().parent.parent
 Json = dict[str, Any]
 
@@ -57,7 +61,7 @@ def best_of(repeat: int, fn: Callable[[], float]) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# (a) the engine alone: the one place that touches the hub's lower-level API.
+# (a) the engine alone: the one function that drives the hub's lower-level API (AgentSession).
 
 
 def engine_alone_seconds(configuration: Json, wire_snapshots: list[bytes]) -> tuple[float, int]:
@@ -65,8 +69,6 @@ def engine_alone_seconds(configuration: Json, wire_snapshots: list[bytes]) -> tu
 
     A counting ``subscribe_all`` subscriber stands in for the consumers, as the oracle's recorder does.
     """
-    from hub import AgentSession  # noqa: PLC0415 - keep the engine import local to this function
-
     session = AgentSession("bench-agent", clock=lambda: 1_740_819_600.0)
     events = 0
 
@@ -84,8 +86,6 @@ def engine_alone_seconds(configuration: Json, wire_snapshots: list[bytes]) -> tu
 
 def idle_session_bytes(configuration: Json, idle_snapshot: bytes, sessions: int) -> float:
     """Bytes per idle agent session: one idle snapshot each, the decoded configuration shared."""
-    from hub import AgentSession, decode_configuration  # noqa: PLC0415
-
     shared = decode_configuration(json.dumps(configuration).encode())
     keys = [f"agent-{i:06d}" for i in range(sessions)]
     gc.collect()
@@ -108,8 +108,6 @@ def idle_session_bytes(configuration: Json, idle_snapshot: bytes, sessions: int)
 
 def replay_seconds(scenario: Json) -> tuple[float, int]:
     """``replay_scenario`` end to end; returns (seconds, event lines)."""
-    from hub.replay import replay_scenario  # noqa: PLC0415
-
     started = time.perf_counter()
     lines = replay_scenario(scenario)
     elapsed = time.perf_counter() - started
@@ -118,8 +116,6 @@ def replay_seconds(scenario: Json) -> tuple[float, int]:
 
 def oracle_figures(scenario: Json) -> dict[str, float] | str:
     """Times of the real library on the stream (run(), run() minus set-up, wall), or why not."""
-    from hub.testing.oracle import OracleError, OracleRunner, oracle_unavailable_reason  # noqa: PLC0415
-
     reason = oracle_unavailable_reason()
     if reason is not None:
         return reason
@@ -186,9 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ratio hub engine / oracle without set-up: {steady_s / engine_s:.1f}x")
             print(f"ratio hub replay / oracle run(): {run_s / replay_s:.1f}x")
 
-    idle = {"configuration": configuration, "steps": []}
     idle_snapshot = json.dumps(scenario["steps"][0]["snapshot"] | {"contacts": []}).encode()
-    per_session = idle_session_bytes(idle["configuration"], idle_snapshot, args.sessions)
+    per_session = idle_session_bytes(configuration, idle_snapshot, args.sessions)
     print(f"memory per idle agent session: {per_session:,.0f} bytes ({args.sessions} sessions, shared config)")
     return 0
 

@@ -28,7 +28,7 @@ def oracle_runner() -> Iterator[OracleRunner]:
 @pytest.fixture(scope="session")
 def replay() -> Replay:
     """The hub's ``replay_scenario``, fed a private deep copy of each scenario."""
-    from hub.replay import replay_scenario  # noqa: PLC0415 - the engine may not exist yet
+    from hub.replay import replay_scenario  # the engine may not exist yet
 
     def run(scenario: Json) -> list[Json]:
         return list(replay_scenario(copy.deepcopy(scenario)))
