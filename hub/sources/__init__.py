@@ -7,8 +7,12 @@
 * :mod:`hub.sources.contact_events`: EventBridge "Amazon Connect Contact Event" and API-destination auth.
 * :mod:`hub.sources.voice_id`: the Voice ID result found in contact records.
 * :mod:`hub.sources.errors`: the error hierarchy (``status_code`` + caller-safe ``reason``).
+
+Also exported: :func:`secrets_match` (constant-time comparison against one or several secrets) and
+:func:`header` (case-insensitive header lookup in any mapping).
 """
 
+from hub.sources._util import header, secrets_match
 from hub.sources.errors import (
     InvalidRecordError,
     MalformedRequestError,
@@ -29,4 +33,6 @@ __all__ = [
     "UnauthorizedError",
     "UnsupportedEncodingError",
     "UnsupportedEventError",
+    "header",
+    "secrets_match",
 ]
