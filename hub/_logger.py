@@ -1081,6 +1081,9 @@ class Logger:
         """``Logger.toString()``: the console lines of the current entries."""
         return "\n".join(str(e) for e in self.logs)
 
+    def __repr__(self) -> str:
+        return f"<Logger {self._logger_id} entries={len(self._logs)} level={self.log_level}>"
+
     # -- download ----------------------------------------------------------------------------
 
     @staticmethod
