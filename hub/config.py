@@ -56,6 +56,7 @@ __all__ = [
     "PluginsSettings",
     "RelaySettings",
     "WorkersSettings",
+    "find_errors",
     "hub_settings",
     "hub_validators",
     "load_settings",
@@ -318,33 +319,48 @@ def _cross_field_errors(settings: Dynaconf) -> list[str]:
     return errors
 
 
+def find_errors(
+    settings: Dynaconf,
+    plugin_validators: Mapping[str, Sequence[Validator]] | None = None,
+) -> tuple[list[str], dict[str, list[str]]]:
+    """Run every validator and return the errors instead of raising: ``(hub errors, by plugin)``.
+
+    The hub's validators also fill in the documented defaults. Plugin errors are not prefixed;
+    a plugin whose validators are broken (raise something other than a validation error) gets
+    one error saying so. Plugins without errors are absent from the mapping.
+    """
+    errors = [str(e) for e in ValidatorList(settings, hub_validators()).validate_all(raise_error=False)]
+    errors += _cross_field_errors(settings)
+    by_plugin: dict[str, list[str]] = {}
+    for plugin, validators in (plugin_validators or {}).items():
+        group = [*_plugin_override_validators(plugin), *validators]
+        try:
+            found = [str(e) for e in ValidatorList(settings, group).validate_all(raise_error=False)]
+        except Exception as exc:  # a plugin's validator itself is broken
+            found = [f"its settings validators failed to run: {exc!r}"]
+        if found:
+            by_plugin[plugin] = found
+    return errors, by_plugin
+
+
 def validate_settings(
     settings: Dynaconf,
     plugin_validators: Mapping[str, Sequence[Validator]] | None = None,
 ) -> None:
-    """Validate the hub's settings and every enabled plugin's, listing every error at once.
+    """Validate the hub's settings and every given plugin's, listing every error at once.
 
     Runs the hub's validators (which also fill in the documented defaults), the optional
     per-plugin overrides ``plugins.<name>.max_attempts`` / ``hook_timeout``, and the validators
     each plugin contributed through ``hub_settings_validators`` (see
-    :meth:`hub.plugins.HubPlugins.settings_validators`). Plugin errors are prefixed with
-    ``plugin <name>:``. Call it at start-up, after :func:`hub.plugins.load_plugins`, in the hub
-    and in every worker process.
+    :meth:`hub.plugins.HubPlugins.validate`, which calls this). Plugin errors are prefixed with
+    ``plugin <name>:``.
 
     :param settings: the object from :func:`load_settings`.
     :param plugin_validators: validators by plugin name.
     :raises ConfigurationError: with every error found.
     """
-    errors = [str(e) for e in ValidatorList(settings, hub_validators()).validate_all(raise_error=False)]
-    errors += _cross_field_errors(settings)
-    for plugin, validators in (plugin_validators or {}).items():
-        group = [*_plugin_override_validators(plugin), *validators]
-        try:
-            found = ValidatorList(settings, group).validate_all(raise_error=False)
-        except Exception as exc:  # a plugin's validator itself is broken
-            errors.append(f"plugin {plugin}: its settings validators failed to run: {exc!r}")
-            continue
-        errors += [f"plugin {plugin}: {e}" for e in found]
+    errors, by_plugin = find_errors(settings, plugin_validators)
+    errors += [f"plugin {plugin}: {error}" for plugin, found in by_plugin.items() for error in found]
     if errors:
         raise ConfigurationError(errors)
 

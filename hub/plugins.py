@@ -37,7 +37,7 @@ from dynaconf import Validator
 
 from hub import hookspecs
 from hub._context import Action, ActionRegistry, CheckResult, HookContext, PluginActionError, RegisterAction
-from hub.config import RESERVED_PLUGIN_KEYS, plugin_settings, validate_settings
+from hub.config import RESERVED_PLUGIN_KEYS, ConfigurationError, find_errors, plugin_settings
 
 if TYPE_CHECKING:
     from dynaconf import Dynaconf
@@ -227,6 +227,7 @@ class HubPlugins:
         self._loaded = False
         self._lock = threading.RLock()
         self._impl_cache: dict[tuple[str, str], list[pluggy.HookImpl]] = {}
+        self._delivery_cache: dict[str, list[tuple[str, str]]] = {}
         self._started_with: Any = None
         self._started = False
 
@@ -301,7 +302,6 @@ class HubPlugins:
             return
         blocked = self._blocked_reason([ep.name, record.distribution or ""], selection)
         if blocked:
-            self.pm.set_blocked(ep.name)
             self._records[ep.name] = replace(record, reason=blocked)
             return
         try:
@@ -313,9 +313,8 @@ class HubPlugins:
 
     def _load_module(self, path: str, *, source: str, selection: _Selection) -> None:
         record = PluginRecord(name=path, source=source)
-        blocked = self._blocked_reason([path], selection) if source != "builtin" else None
-        if blocked and source == "module" and "*" not in selection.enabled:
-            blocked = None  # listing a module in plugins.modules enables it
+        # Listing a module in plugins.modules enables it; only plugins.disabled can block it.
+        blocked = None if source == "builtin" else self._blocked_reason([path], replace(selection, enabled=("*",)))
         if blocked:
             self._records[path] = replace(record, reason=blocked)
             return
@@ -359,7 +358,7 @@ class HubPlugins:
         except Exception as exc:  # PluginValidationError, ValueError (already registered)
             self._fail(record, f"invalid plugin: {exc}")
             return
-        self._impl_cache.clear()
+        self._forget_calls()
         if error := self._hook_errors(name):
             self._drop(name)
             self._fail(record, error)
@@ -401,7 +400,7 @@ class HubPlugins:
         if plugin is not None:
             self.pm.unregister(plugin, name=name)
         self.actions.remove_plugin(name)
-        self._impl_cache.clear()
+        self._forget_calls()
 
     def register(self, plugin: object, name: str | None = None, *, check_api: bool = False) -> PluginRecord:
         """Register a plugin object in-process (tests, embedding) with the same checks as loading.
@@ -457,10 +456,12 @@ class HubPlugins:
 
     def deliveries_for(self, event: str) -> list[tuple[str, str]]:
         """The ``(plugin, hook)`` pairs an event becomes, one delivery each; ``[]`` if none."""
-        hook = hookspecs.hook_for_event(event)
-        if hook is None:
-            return []
-        return [(plugin, hook) for plugin in self.implementers(hook)]
+        found = self._delivery_cache.get(event)
+        if found is None:
+            hook = hookspecs.hook_for_event(event)
+            found = [] if hook is None else [(plugin, hook) for plugin in self.implementers(hook)]
+            self._delivery_cache[event] = found
+        return list(found)
 
     def check_pending(self) -> None:
         """Raise ``pluggy.PluginValidationError`` if any registered plugin implements an unknown hook."""
@@ -471,6 +472,11 @@ class HubPlugins:
         return plugin_settings(self._settings, name)
 
     # -- calling --------------------------------------------------------------------------
+
+    def _forget_calls(self) -> None:
+        """Drop the per-(plugin, hook) and per-event lookups after a (un)registration."""
+        self._impl_cache.clear()
+        self._delivery_cache.clear()
 
     def _impls(self, plugin: str, hook: str) -> list[pluggy.HookImpl]:
         key = (plugin, hook)
@@ -555,7 +561,10 @@ class HubPlugins:
             if isinstance(result, BaseException):
                 self._disable(name, f"hub_settings_validators raised {type(result).__name__}: {result}")
                 continue
-            validators = [v for returned in result if returned is not None for v in returned]
+            try:
+                validators = [v for returned in result if returned is not None for v in returned]
+            except TypeError:  # returned a single object instead of an iterable
+                validators = [None]
             if not all(isinstance(v, Validator) for v in validators):
                 self._disable(name, "hub_settings_validators returned something that is not a Validator")
                 continue
@@ -563,16 +572,27 @@ class HubPlugins:
         return collected
 
     def validate(self, settings: Dynaconf | None = None) -> None:
-        """Run the hub's and every loaded plugin's validators (:func:`hub.config.validate_settings`).
+        """Run the hub's validators and every loaded plugin's; fail fast or set bad plugins aside.
 
-        :raises hub.config.ConfigurationError: listing every error.
+        Every validator runs (``validate_all``) and every error is collected. Errors in the
+        hub's own settings always raise, listing every error (the plugins' too). With
+        ``plugins.strict`` any plugin error raises as well; without it a plugin whose settings
+        are invalid is disabled and recorded with all its errors, and the hub goes on.
+
+        :raises hub.config.ConfigurationError: listing every error, each plugin's prefixed with
+            ``plugin <name>:``.
         """
         target = settings if settings is not None else self._settings
         if target is None:
             raise ValueError("no settings: pass them here or to load()")
         validators = self.settings_validators()
-        names = set(self.enabled())
-        validate_settings(target, {n: validators.get(n, []) for n in sorted(names)})
+        plugin_validators = {name: validators.get(name, []) for name in self.enabled()}
+        hub_errors, by_plugin = find_errors(target, plugin_validators)
+        plugin_errors = [f"plugin {name}: {error}" for name, found in by_plugin.items() for error in found]
+        if hub_errors or (plugin_errors and self._strict):
+            raise ConfigurationError(hub_errors + plugin_errors)
+        for name, found in by_plugin.items():
+            self._disable(name, "invalid settings: " + "; ".join(found))
 
     def _start_one(self, name: str, hub: Any) -> None:
         try:

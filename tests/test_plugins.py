@@ -443,3 +443,56 @@ def test_reserved_and_invalid_names_are_refused() -> None:
         plugins.register(Recorder(), "enabled")
     with pytest.raises(PluginLoadError, match="must match"):
         plugins.register(Recorder(), "My-Plugin")
+
+
+class NeedsToken:
+    @hookimpl
+    def hub_settings_validators(self) -> list[Validator]:
+        return [Validator("plugins.needstoken.token", must_exist=True)]
+
+    @hookimpl
+    def on_agent_offline(self, agent: Any, ctx: Any) -> None:
+        pass
+
+
+def test_invalid_plugin_settings_disable_the_plugin_unless_strict(tmp_path: Path) -> None:
+    tolerant = HubPlugins()
+    tolerant.load(settings_from(tmp_path), entry_points=[])
+    tolerant.register(NeedsToken(), "needstoken")
+    tolerant.register(Recorder(), "recorder")
+
+    tolerant.validate()
+
+    assert tolerant.enabled() == ["recorder"]
+    assert record(tolerant, "needstoken").error == (
+        "invalid settings: plugins.needstoken.token is required in env development"
+    )
+    assert tolerant.deliveries_for("agent::offline") == []
+
+    strict = HubPlugins()
+    strict.load(settings_from(tmp_path, "[default.plugins]\nstrict = true\n"), entry_points=[])
+    strict.register(NeedsToken(), "needstoken")
+    with pytest.raises(ConfigurationError, match=r"plugin needstoken: plugins\.needstoken\.token is required"):
+        strict.validate()
+
+
+def test_a_validators_hook_returning_a_single_validator_disables_its_plugin() -> None:
+    class Single:
+        @hookimpl
+        def hub_settings_validators(self) -> Validator:
+            return Validator("plugins.single.x", must_exist=True)
+
+    plugins = HubPlugins()
+    plugins.load(None, entry_points=[])
+    plugins.register(Single(), "single")
+    assert plugins.settings_validators() == {}
+    assert "not a Validator" in record(plugins, "single").error
+
+
+def test_a_module_in_plugins_modules_can_still_be_denied(site: Callable[..., str], tmp_path: Path) -> None:
+    module = site("unused", "unused", "raise SystemExit('imported!')\n")
+    body = f'[default.plugins]\nenabled = []\nmodules = ["{module}"]\ndisabled = ["{module}"]\n'
+    plugins = HubPlugins()
+    plugins.load(settings_from(tmp_path, body))
+    assert record(plugins, module).reason == "listed in plugins.disabled"
+    assert module not in sys.modules

@@ -123,8 +123,8 @@ def test_check_reports_a_writable_and_an_unwritable_path(tmp_path: Path, plugins
     assert "cannot write" in result.message
 
 
-def test_a_path_that_is_not_a_string_is_a_configuration_error(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, "[default.plugins.example]\npath = 42\n")
+def test_a_path_that_is_not_a_string_stops_a_strict_hub(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, "[default.plugins]\nstrict = true\n[default.plugins.example]\npath = 42\n")
     hub_plugins = HubPlugins()
     hub_plugins.load(settings)
 
@@ -132,3 +132,16 @@ def test_a_path_that_is_not_a_string_is_a_configuration_error(tmp_path: Path) ->
         hub_plugins.validate(settings)
 
     assert caught.value.errors == ["plugin example: plugins.example.path must be a string path, got 42"]
+
+
+def test_a_path_that_is_not_a_string_disables_the_plugin_when_not_strict(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, "[default.plugins.example]\npath = 42\n")
+    hub_plugins = HubPlugins()
+    hub_plugins.load(settings)
+
+    hub_plugins.validate(settings)
+
+    [record] = [r for r in hub_plugins.list_plugins() if r.name == "example"]
+    assert not record.enabled
+    assert record.error == "invalid settings: plugins.example.path must be a string path, got 42"
+    assert hub_plugins.deliveries_for("contact::connected") == []
