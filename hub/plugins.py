@@ -414,6 +414,9 @@ class HubPlugins:
         """
         with self._lock:
             label = name or getattr(plugin, "__name__", type(plugin).__name__).lower()
+            if self.pm.get_plugin(label) is not None:
+                taken = replace(self._records.get(label, PluginRecord(name=label)), error="name already registered")
+                raise PluginLoadError([taken])
             self._admit(plugin, PluginRecord(name=label, source="registered"), check_api=check_api)
             record = self._records[label]
             if record.failed:

@@ -496,3 +496,14 @@ def test_a_module_in_plugins_modules_can_still_be_denied(site: Callable[..., str
     plugins.load(settings_from(tmp_path, body))
     assert record(plugins, module).reason == "listed in plugins.disabled"
     assert module not in sys.modules
+
+
+def test_registering_a_second_plugin_under_a_taken_name_leaves_the_first_alone() -> None:
+    plugins = HubPlugins()
+    plugins.load(None, entry_points=[])
+    first = Recorder()
+    plugins.register(first, "recorder")
+    with pytest.raises(PluginLoadError, match="name already registered"):
+        plugins.register(Recorder(), "recorder")
+    assert record(plugins, "recorder").enabled
+    assert plugins.pm.get_plugin("recorder") is first
