@@ -1,0 +1,161 @@
+"""Fixtures for the ingest tests: a migrated database of each kind, the app on a real sink, row counts.
+
+PostgreSQL comes from ``HUB_TEST_POSTGRES_URL`` (default: the local server, database ``test``, used only
+to create and drop a randomly named database). When it is unreachable the PostgreSQL tests skip with the
+reason, except under ``CI=true``, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import URL, Engine, make_url
+
+from hub.config import IngestSettings, hub_settings, load_settings
+from hub.db import Base, create_engine_from_url, upgrade
+from hub.hookspecs import hookimpl
+from hub.ingest import DatabaseSink, IngestLimits, create_app
+from hub.plugins import HubPlugins
+
+from .payloads import ACCESS_KEY, API_KEY, BASIC
+
+ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+TABLES = ", ".join(t.name for t in Base.metadata.sorted_tables)
+
+
+class RecordingPlugin:
+    """A real plugin implementing the feed hooks and one agent hook (deliveries are what we check)."""
+
+    @hookimpl
+    def on_contact_record(self, record: Mapping[str, Any], ctx: Any) -> None:
+        """Not called here: the relay calls it from the outbox."""
+
+    @hookimpl
+    def on_contact_event(self, event: Mapping[str, Any], ctx: Any) -> None:
+        """Not called here."""
+
+    @hookimpl
+    def on_agent_state_change(self, agent: Any, change: Any, ctx: Any) -> None:
+        """Not called here."""
+
+
+def _admin_engine() -> Engine:
+    return sa.create_engine(
+        ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool, connect_args={"connect_timeout": 3}
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> str:
+    """The admin URL of a reachable PostgreSQL server (skip, or fail under CI=true, otherwise)."""
+    engine = _admin_engine()
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        reason = f"PostgreSQL unreachable at {make_url(ADMIN_URL).render_as_string()}: {exc.orig}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: services are required)")
+        pytest.skip(reason)
+    finally:
+        engine.dispose()
+    return ADMIN_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_admin: str) -> Iterator[URL]:
+    """One migrated PostgreSQL database for the session, dropped at the end."""
+    name = f"hub_ingest_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine()
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgres_admin).set(database=name)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> URL:
+    """A migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        url = make_url(f"sqlite:///{tmp_path / 'hub.db'}")
+        upgrade(url)
+        return url
+    url: URL = request.getfixturevalue("postgres_url")
+    engine = create_engine_from_url(url, poolclass=sa.NullPool)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(db_url: URL) -> Iterator[Engine]:
+    """An engine on :func:`db_url`."""
+    engine = create_engine_from_url(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def plugins() -> HubPlugins:
+    """A plugin facade with :class:`RecordingPlugin` registered."""
+    facade = HubPlugins()
+    facade.register(RecordingPlugin(), "recorder")
+    return facade
+
+
+def make_settings(**ingest: str) -> Any:
+    """The hub's settings with ingest credentials set (defaults: the test keys)."""
+    base = hub_settings(load_settings([]))
+    values = {
+        "firehose_access_key": ACCESS_KEY,
+        "eventbridge_api_key": API_KEY,
+        "eventbridge_basic_username": BASIC[0],
+        "eventbridge_basic_password": BASIC[1],
+    } | ingest
+    return dataclasses.replace(base, ingest=IngestSettings(**values))
+
+
+#: Small limits so the oversize tests send little data.
+TEST_LIMITS = IngestLimits(max_event_bytes=64 * 1024)
+
+
+@pytest.fixture
+def sink(engine: Engine, plugins: HubPlugins) -> DatabaseSink:
+    """The default sink on the test database."""
+    return DatabaseSink(engine, hooks=plugins)
+
+
+@pytest.fixture
+def client(sink: DatabaseSink) -> Iterator[TestClient]:
+    """The app over the ASGI interface (httpx), on the test database."""
+    with TestClient(create_app(make_settings(), sink, limits=TEST_LIMITS)) as test_client:
+        yield test_client
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    """Rows per table."""
+    with engine.connect() as connection:
+        return {
+            table.name: int(connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def rows(engine: Engine, query: str, **params: Any) -> list[dict[str, Any]]:
+    """The rows of a SQL query as dicts."""
+    with engine.connect() as connection:
+        return [dict(r._mapping) for r in connection.execute(sa.text(query), params)]
