@@ -35,6 +35,7 @@ class Behaviour:
         self.center: ContactCenter | None = None
         self.arrivals = True
         self._n = 1000
+        self._started: set[str] = set()
         #: called when a voice contact connects to an agent (the simulation starts a Voice ID session)
         self.on_voice_connected: Callable[[Contact], None] | None = None
 
@@ -89,8 +90,9 @@ class Behaviour:
         cc.login(agent)
         cc.set_state(agent, cc.state_spec("Available"), enqueue=False)
         cc.flush()
-        if agent.manual:
+        if agent.manual or agent.agent_id in self._started:
             return
+        self._started.add(agent.agent_id)
         cfg = cc.config
         if cfg.break_rate > 0:
             self._after(self.rng.expovariate(cfg.break_rate / 3600.0), lambda: self._maybe_break(agent))
@@ -99,12 +101,18 @@ class Behaviour:
         if cfg.shift_length > 0:
             self._after(cfg.shift_length, lambda: self._end_shift(agent))
 
+    def _start_shift(self, agent: Agent) -> None:
+        self._login(agent)
+        self._after(self.cc.config.shift_length, lambda: self._end_shift(agent))
+
     def _end_shift(self, agent: Agent) -> None:
-        if agent.legs:
+        if agent.legs:  # stop taking contacts, log out once the last one is done
+            if agent.next_state is None or agent.next_state.type != "offline":
+                self._try(lambda: self.cc.set_state(agent, self.cc.state_spec("Offline"), enqueue=True))
             self._after(30.0, lambda: self._end_shift(agent))
             return
         self._try(lambda: self.cc.logout(agent))
-        self._after(self.cc.config.shift_length / 4, lambda: self._login(agent))
+        self._after(self.cc.config.shift_length / 4, lambda: self._start_shift(agent))
 
     # ------------------------------------------------------------------ customers
     def _arrive(self, kind: str) -> None:

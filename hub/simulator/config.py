@@ -103,8 +103,8 @@ class SimulationConfig:
     p_break_enqueued: float = 0.5  # request the break as next state while busy
     error_recovery: tuple[float, float] = (3.0, 15.0)  # time until the agent sets Available again
     login_spread: float = 60.0  # agents log in within this many seconds after the start
-    #: an agent logs out after this long on shift and comes back later (0 = never)
-    shift_length: float = 0.0
+    #: an agent logs out after this long on shift and logs in again a quarter of it later (0 = never)
+    shift_length: float = 9000.0
     heartbeat_interval: float = 120.0
     #: agents (resource ids or usernames) the simulator does not drive: they only act through the backend
     manual_agents: tuple[str, ...] = ()

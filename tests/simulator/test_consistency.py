@@ -9,6 +9,10 @@ from typing import Any
 
 from hub.simulator import SimulationConfig
 from hub.sources.agent_events import decode_agent_event, to_snapshot
+from hub.sources.contact_events import decode_contact_event
+from hub.sources.contact_events import to_contact_fields as event_fields
+from hub.sources.contact_records import decode_contact_record
+from hub.sources.contact_records import to_contact_fields as record_fields
 
 from .conftest import FinishedRun
 
@@ -147,15 +151,25 @@ def test_timestamps_are_monotonic_and_well_formed(busy_run: FinishedRun) -> None
             assert item["time"] >= clock[:19] + "Z"
 
 
-def test_agents_log_in_and_heartbeat(busy_run: FinishedRun) -> None:
+def test_logins_logouts_and_heartbeats(busy_run: FinishedRun) -> None:
     kinds = Counter(r["EventType"] for r in busy_run.sink.agent_events)
-    assert kinds["LOGIN"] == SimulationConfig().agents
+    assert kinds["LOGIN"] >= SimulationConfig().agents
+    assert kinds["LOGOUT"] >= 1
     assert kinds["HEART_BEAT"] > 0 and kinds["STATE_CHANGE"] > kinds["HEART_BEAT"]
-    by_agent: dict[str, list[str]] = defaultdict(list)
-    for record in busy_run.sink.agent_events:
-        by_agent[record["AgentARN"]].append(record["EventTimestamp"])
-    for stamps in by_agent.values():
-        assert stamps == sorted(stamps)
+    logged_in: dict[str, bool] = {}
+    last_state: dict[str, str] = {}
+    for kind, item in busy_run.sink.log:
+        if kind == "agent_data":
+            assert logged_in.get(item[0]), "Streams data only flows while the CCP is logged in"
+            last_state[item[0]] = item[1]["snapshot"]["state"]["name"]
+        elif kind == "agent_event" and item["EventType"] in {"LOGIN", "LOGOUT"}:
+            agent_id = _agent_id(item)
+            assert logged_in.get(agent_id, False) == (item["EventType"] == "LOGOUT")
+            logged_in[agent_id] = item["EventType"] == "LOGIN"
+            if item["EventType"] == "LOGOUT":
+                assert last_state[agent_id] == "Offline"
+                assert item["CurrentAgentSnapshot"]["AgentStatus"]["Type"] == "OFFLINE"
+                assert item["CurrentAgentSnapshot"]["Contacts"] == []
 
 
 def test_the_run_covers_the_interesting_situations(busy_run: FinishedRun) -> None:
@@ -187,3 +201,14 @@ def test_the_run_covers_the_interesting_situations(busy_run: FinishedRun) -> Non
     ]:
         assert contact_states[expected_contact], expected_contact
     assert connection_states["hold"] > 0
+
+
+def test_the_hubs_own_decoders_accept_every_record(busy_run: FinishedRun) -> None:
+    for event in busy_run.sink.contact_events:
+        fields = event_fields(decode_contact_event(json.dumps(event)))
+        assert fields["contact_id"] == event["detail"]["contactId"]
+    for record in busy_run.sink.contact_records:
+        fields = record_fields(decode_contact_record(json.dumps(record)))
+        assert fields["contact_id"] == record["ContactId"]
+    for record in busy_run.sink.agent_events:
+        assert decode_agent_event(json.dumps(record)).event_id == record["EventId"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hub.simulator import CollectingSink, SimulationConfig, emit_scenario, run
+from hub.simulator import CollectingSink, Simulation, SimulationConfig, emit_scenario, run
 
 
 def _everything(seed: int) -> str:
@@ -30,8 +30,6 @@ def test_emit_scenario_is_deterministic_and_seed_dependent() -> None:
 
 
 def test_output_does_not_depend_on_how_time_is_advanced() -> None:
-    from hub.simulator import Simulation  # noqa: PLC0415
-
     sinks = []
     for steps in ([1800.0], [0.5] * 3600):
         sink = CollectingSink()
