@@ -26,10 +26,10 @@ import importlib.metadata
 import logging
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
 import pluggy
@@ -228,6 +228,8 @@ class HubPlugins:
         self._lock = threading.RLock()
         self._impl_cache: dict[tuple[str, str], list[pluggy.HookImpl]] = {}
         self._delivery_cache: dict[str, list[tuple[str, str]]] = {}
+        self._settings_cache: dict[str, Mapping[str, Any]] = {}
+        self._loggers: dict[str, logging.Logger] = {}
         self._started_with: Any = None
         self._started = False
 
@@ -470,9 +472,15 @@ class HubPlugins:
         """Raise ``pluggy.PluginValidationError`` if any registered plugin implements an unknown hook."""
         self.pm.check_pending()
 
-    def plugin_settings(self, name: str) -> dict[str, Any]:
-        """The plugin's own settings table, ``plugins.<name>``, as loaded."""
-        return plugin_settings(self._settings, name)
+    def plugin_settings(self, name: str) -> Mapping[str, Any]:
+        """The plugin's own settings table, ``plugins.<name>``, read-only (cached after the first read).
+
+        The cache is dropped by :meth:`validate`, whose validators may fill in defaults.
+        """
+        cached = self._settings_cache.get(name)
+        if cached is None:
+            cached = self._settings_cache[name] = MappingProxyType(plugin_settings(self._settings, name))
+        return cached
 
     # -- calling --------------------------------------------------------------------------
 
@@ -515,6 +523,12 @@ class HubPlugins:
     def _call_lifecycle(self, plugin: str, hook: str, **kwargs: Any) -> list[Any]:
         return self.call(plugin, hook, **kwargs) if self._impls(plugin, hook) else []
 
+    def _logger(self, plugin: str) -> logging.Logger:
+        found = self._loggers.get(plugin)
+        if found is None:
+            found = self._loggers[plugin] = logging.getLogger(f"connect_hub.plugins.{plugin}")
+        return found
+
     def context(
         self,
         plugin: str,
@@ -532,7 +546,7 @@ class HubPlugins:
             attempt=attempt,
             occurred_at=occurred_at,
             settings=self.plugin_settings(plugin),
-            logger=logging.getLogger(f"connect_hub.plugins.{plugin}"),
+            logger=self._logger(plugin),
             actions=self.actions,
         )
 
@@ -591,6 +605,7 @@ class HubPlugins:
         validators = self.settings_validators()
         plugin_validators = {name: validators.get(name, []) for name in self.enabled()}
         hub_errors, by_plugin = find_errors(target, plugin_validators)
+        self._settings_cache.clear()  # the validators may have filled in defaults
         plugin_errors = [f"plugin {name}: {error}" for name, found in by_plugin.items() for error in found]
         if hub_errors or (plugin_errors and self._strict):
             raise ConfigurationError(hub_errors + plugin_errors)
