@@ -113,6 +113,21 @@ class PluginRecord:
         """True when the plugin was wanted but could not be loaded."""
         return self.error is not None
 
+    def as_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready data (``connect-hub plugins list --json``)."""
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "source": self.source,
+            "enabled": self.enabled,
+            "reason": self.reason,
+            "hooks": list(self.hooks),
+            "actions": list(self.actions),
+            "api_version": self.api_version,
+            "error": self.error,
+        }
+
     @property
     def label(self) -> str:
         """``name (distribution version)`` for messages."""

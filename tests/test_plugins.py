@@ -103,7 +103,19 @@ def test_a_plugin_that_fails_to_import_is_reported_with_its_package_and_the_othe
     assert "import failed: ModuleNotFoundError" in broken.error
     assert "crmlib_that_is_not_installed" in broken.error
     assert plugins.pm.get_plugin("broken") is None
-    assert record(plugins, "good").enabled
+    assert record(plugins, "good").as_dict() == {
+        "name": "good",
+        "distribution": "hub-good",
+        "version": "1.0.0",
+        "source": "entry point",
+        "enabled": True,
+        "reason": "loaded",
+        "hooks": ["on_contact_connected"],
+        "actions": [],
+        "api_version": "1.0",
+        "error": None,
+    }
+    assert [r.name for r in plugins.failures()] == ["broken"]
     assert ("good", "on_contact_connected") in plugins.deliveries_for("contact::connected")
 
 
