@@ -97,16 +97,18 @@ def hub_register_actions(register: RegisterAction) -> None:
 
 
 @hookspec
-def hub_startup(hub: Any) -> None:
+def hub_startup(hub: Any, settings: Mapping[str, Any]) -> None:
     """The hub or a worker process has loaded its plugins and validated its settings.
 
-    Called once per process, once per plugin, before the first event hook; open connection
-    pools or warm caches here. A plugin registered after start-up receives the call when it is
-    registered. (Not a pluggy ``historic`` hook: the hub calls each plugin on its own so that
-    one failing start-up is reported against that plugin and never stops the others.) A plugin
-    whose ``hub_startup`` raises is reported and disabled (fatal with ``plugins.strict``).
+    Called once per process, once per plugin, before the first event hook; create clients,
+    open connection pools or warm caches here (not at import time). A plugin registered after
+    start-up receives the call when it is registered. (Not a pluggy ``historic`` hook: the hub
+    calls each plugin on its own so that one failing start-up is reported against that plugin
+    and never stops the others.) A plugin whose ``hub_startup`` raises is reported and disabled
+    (fatal with ``plugins.strict``).
 
-    :param hub: the running hub or worker object (``hub.settings`` is the settings object).
+    :param hub: the runtime object running the plugins (the hub or a worker); may be ``None``.
+    :param settings: this plugin's own settings table, ``plugins.<plugin name>``, validated.
     """
 
 

@@ -629,12 +629,12 @@ class HubPlugins:
 
     def _start_one(self, name: str, hub: Any) -> None:
         try:
-            self._call_lifecycle(name, "hub_startup", hub=hub)
+            self._call_lifecycle(name, "hub_startup", hub=hub, settings=self.plugin_settings(name))
         except Exception as exc:
             self._disable(name, f"hub_startup raised {type(exc).__name__}: {exc}")
 
     def startup(self, hub: Any) -> None:
-        """Call every plugin's ``hub_startup(hub)``; a plugin that raises is disabled and recorded."""
+        """Call every plugin's ``hub_startup(hub, settings)`` with its own settings; one that raises is disabled."""
         with self._lock:
             self._started_with, self._started = hub, True
             for name in self.implementers("hub_startup"):

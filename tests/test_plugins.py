@@ -366,10 +366,10 @@ class Starts:
         self.stopped: list[Any] = []
 
     @hookimpl
-    def hub_startup(self, hub: Any) -> None:
+    def hub_startup(self, hub: Any, settings: Any) -> None:
         if self.fail:
             raise RuntimeError("no route to CRM")
-        self.started.append(hub)
+        self.started.append((hub, dict(settings)))
 
     @hookimpl
     def hub_shutdown(self, hub: Any) -> None:
@@ -377,9 +377,9 @@ class Starts:
         raise RuntimeError("shutdown errors are only logged")
 
 
-def test_a_failing_startup_disables_only_that_plugin_and_late_plugins_still_start() -> None:
+def test_a_failing_startup_disables_only_that_plugin_and_late_plugins_still_start(tmp_path: Path) -> None:
     plugins = HubPlugins()
-    plugins.load(None, entry_points=[])
+    plugins.load(settings_from(tmp_path, '[default.plugins.ok]\nurl = "https://ok"\n'), entry_points=[])
     ok, bad, late = Starts(), Starts(fail=True), Starts()
     plugins.register(ok, "ok")
     plugins.register(bad, "bad")
@@ -388,8 +388,8 @@ def test_a_failing_startup_disables_only_that_plugin_and_late_plugins_still_star
     plugins.startup(hub)
     plugins.register(late, "late")
 
-    assert ok.started == [hub]
-    assert late.started == [hub]
+    assert ok.started == [(hub, {"url": "https://ok"})]
+    assert late.started == [(hub, {})]
     assert record(plugins, "bad").error == "hub_startup raised RuntimeError: no route to CRM"
     assert plugins.enabled() == ["late", "ok"]
     plugins.shutdown(hub)
