@@ -106,12 +106,12 @@ HUB_DEFAULTS: Mapping[str, Any] = {
     "relay.poll_interval": 0.05,
 }
 
-_DYNACONF_ENV_SWITCHER = "_HUB_ENV_RESOLVED_BY_HUB_CONFIG"
-
-# dynaconf reads the settings-file list from this variable unless told another name; we resolve
-# the list ourselves (an explicit list beats HUB_SETTINGS_FILES, and missing files are errors),
-# so point dynaconf at a name nobody sets. This also stops a stray SETTINGS_FILE_FOR_DYNACONF.
+# dynaconf would read the settings-file list and the environment name from variables of its own
+# and let them beat our arguments. We resolve both ourselves (an explicit list or env wins over
+# HUB_SETTINGS_FILES / HUB_ENV, and missing files are errors), so point dynaconf at names nobody
+# sets. This also stops a stray SETTINGS_FILE_FOR_DYNACONF or ENV_FOR_DYNACONF.
 _DYNACONF_FILES_ENVVAR = "_HUB_SETTINGS_FILES_RESOLVED_BY_HUB_CONFIG"
+_DYNACONF_ENV_SWITCHER = "_HUB_ENV_RESOLVED_BY_HUB_CONFIG"
 
 
 class ConfigurationError(Exception):
@@ -219,8 +219,6 @@ def load_settings(
     options: dict[str, Any] = {
         "envvar_prefix": "HUB",
         "environments": True,
-        # The environment is chosen here (argument, then HUB_ENV) and passed as ``env``; dynaconf's
-        # own switcher would let HUB_ENV beat an explicit argument, so it points at an unused name.
         "env_switcher": _DYNACONF_ENV_SWITCHER,
         "env": env or environment.get(ENV_SWITCHER) or DEFAULT_ENV,
         "root_path": str(root),
