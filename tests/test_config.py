@@ -214,3 +214,11 @@ def test_per_plugin_attempt_limit_and_timeout_overrides(tmp_path: Path) -> None:
     workers = hub_settings(settings).workers
     assert (workers.max_attempts_for("crm"), workers.hook_timeout_for("crm")) == (3, 2.5)
     assert (workers.max_attempts_for("other"), workers.hook_timeout_for("other")) == (8, 30.0)
+
+
+def test_dynaconfs_own_variables_cannot_redirect_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = write(tmp_path, "[default.http]\nport = 4444\n[production]\nhttp__port = 5555\n", "other.toml")
+    monkeypatch.setenv("SETTINGS_FILE_FOR_DYNACONF", str(other))
+    monkeypatch.setenv("ENV_FOR_DYNACONF", "production")
+    settings = load_settings(environ={})
+    assert (settings.current_env.lower(), settings.get("http.port")) == ("development", 8080)
