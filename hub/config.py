@@ -231,7 +231,27 @@ def load_settings(
         options["secrets"] = str(secrets)
     settings = Dynaconf(**options)
     settings.as_dict()  # load now, so broken files fail here and not on first attribute access
+    _check_loaded_files(settings, [*files, *([secrets] if secrets else [])])
     return settings
+
+
+def _check_loaded_files(settings: Dynaconf, expected: Sequence[Path]) -> None:
+    """Refuse files dynaconf loaded on its own (``SETTINGS_FILE_FOR_DYNACONF`` in the environment)."""
+    core = getattr(settings, "__core__", None)
+    loaded = getattr(getattr(core, "config", None), "loaded_files", None)
+    if not isinstance(loaded, list):  # pragma: no cover - another dynaconf version: nothing to check
+        return
+    allowed = {p.resolve() for p in expected}
+    allowed |= {p.with_name(f"{p.stem}.local{p.suffix}").resolve() for p in expected}
+    foreign = [f for f in loaded if Path(f).resolve() not in allowed]
+    if foreign:
+        raise ConfigurationError(
+            [
+                f"dynaconf loaded {f}, which the hub was not asked to load: unset SETTINGS_FILE_FOR_DYNACONF "
+                f"and use --config or {SETTINGS_FILES_ENVVAR}"
+                for f in foreign
+            ]
+        )
 
 
 # --------------------------------------------------------------------------------------------

@@ -216,9 +216,13 @@ def test_per_plugin_attempt_limit_and_timeout_overrides(tmp_path: Path) -> None:
     assert (workers.max_attempts_for("other"), workers.hook_timeout_for("other")) == (8, 30.0)
 
 
-def test_dynaconfs_own_variables_cannot_redirect_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dynaconfs_own_variables_cannot_silently_redirect_the_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     other = write(tmp_path, "[default.http]\nport = 4444\n[production]\nhttp__port = 5555\n", "other.toml")
-    monkeypatch.setenv("SETTINGS_FILE_FOR_DYNACONF", str(other))
     monkeypatch.setenv("ENV_FOR_DYNACONF", "production")
-    settings = load_settings(environ={})
-    assert (settings.current_env.lower(), settings.get("http.port")) == ("development", 8080)
+    assert load_settings(environ={}).current_env.lower() == "development"
+
+    monkeypatch.setenv("SETTINGS_FILE_FOR_DYNACONF", str(other))
+    with pytest.raises(ConfigurationError, match="unset SETTINGS_FILE_FOR_DYNACONF"):
+        load_settings(environ={})
