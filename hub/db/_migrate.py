@@ -29,9 +29,7 @@ def alembic_config(url: str | URL | None = None) -> Config:
     """An Alembic ``Config`` for the hub's migrations, optionally bound to ``url``."""
     ini = MIGRATIONS_DIR / "alembic.ini"
     if not ini.is_file():
-        raise FileNotFoundError(
-            f"Alembic configuration not found at {ini} (is the hub installed from source?)"
-        )
+        raise FileNotFoundError(f"Alembic configuration not found at {ini} (is the hub installed from source?)")
     config = Config(str(ini))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:

@@ -206,9 +206,7 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        sa.CheckConstraint(
-            "status IN ({})".format(", ".join(f"'{s}'" for s in DELIVERY_STATUSES)), name="status"
-        ),
+        sa.CheckConstraint("status IN ({})".format(", ".join(f"'{s}'" for s in DELIVERY_STATUSES)), name="status"),
         # The relay: due rows by status and time.
         sa.Index(None, "status", "next_attempt_at"),
         # Ordering: the earliest unfinished delivery of one key for one plugin.

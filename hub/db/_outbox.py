@@ -153,9 +153,7 @@ def mark_running(
     return None if value is None else int(value)
 
 
-def _finish(
-    session: Session, delivery_id: int, values: dict[str, Any], now: dt.datetime
-) -> sa.Row[Any] | None:
+def _finish(session: Session, delivery_id: int, values: dict[str, Any], now: dt.datetime) -> sa.Row[Any] | None:
     started = session.execute(sa.select(_d.started_at).where(_d.id == delivery_id)).scalar_one_or_none()
     duration = (now - started).total_seconds() * 1000 if started is not None else None
     return session.execute(
@@ -221,9 +219,9 @@ def requeue_stale(session: Session, *, older_than: dt.timedelta, now: dt.datetim
     now = now or utcnow()
     cutoff = now - older_than
     touched = sa.func.coalesce(_d.started_at, _d.queued_at, _d.created_at)
-    stale = (
-        (_d.status == DeliveryStatus.QUEUED.value) & (sa.func.coalesce(_d.queued_at, _d.created_at) < cutoff)
-    ) | ((_d.status == DeliveryStatus.RUNNING.value) & (touched < cutoff))
+    stale = ((_d.status == DeliveryStatus.QUEUED.value) & (sa.func.coalesce(_d.queued_at, _d.created_at) < cutoff)) | (
+        (_d.status == DeliveryStatus.RUNNING.value) & (touched < cutoff)
+    )
     result = session.execute(
         sa.update(DELIVERIES)
         .where(stale)
@@ -236,9 +234,7 @@ def requeue_stale(session: Session, *, older_than: dt.timedelta, now: dt.datetim
 def next_in_order(session: Session, ordering_key: str, plugin: str) -> int | None:
     """Id of the earliest unfinished delivery of ``ordering_key`` for ``plugin`` (``None``: none left)."""
     return session.execute(
-        sa.select(sa.func.min(_d.id)).where(
-            _d.ordering_key == ordering_key, _d.plugin == plugin, _d.status.in_(_LIVE)
-        )
+        sa.select(sa.func.min(_d.id)).where(_d.ordering_key == ordering_key, _d.plugin == plugin, _d.status.in_(_LIVE))
     ).scalar_one_or_none()
 
 
@@ -250,9 +246,7 @@ def is_next_in_order(session: Session, delivery_id: int) -> bool:
     always next.
     """
     this = DELIVERIES.alias("this")
-    query = sa.select(sa.or_(this.c.ordering_key.is_(None), ~_earlier_live(this.c))).where(
-        this.c.id == delivery_id
-    )
+    query = sa.select(sa.or_(this.c.ordering_key.is_(None), ~_earlier_live(this.c))).where(this.c.id == delivery_id)
     return bool(session.execute(query).scalar_one_or_none())
 
 
@@ -295,9 +289,7 @@ def list_deliveries(
     return [_view(row) for row in session.execute(query)]
 
 
-def _dead_filter(
-    query: sa.Select[Any], plugin: str | None, hook: str | None, include_retried: bool
-) -> sa.Select[Any]:
+def _dead_filter(query: sa.Select[Any], plugin: str | None, hook: str | None, include_retried: bool) -> sa.Select[Any]:
     if plugin is not None:
         query = query.where(_dl.plugin == plugin)
     if hook is not None:

@@ -1,10 +1,10 @@
-"""Batched writes: one ``executemany`` per table, dialect-aware upserts, source dedupe.
+"""Batched writes: one multi-row statement per table, newer-only upserts, source dedupe.
 
-Every statement is a Core ``INSERT`` on the table (no per-row ORM work); SQLAlchemy's
-"insertmanyvalues" turns each call into a few multi-row statements on SQLite and PostgreSQL alike.
-Upserts use ``sqlite.insert`` / ``postgresql.insert`` and ``ON CONFLICT ... DO UPDATE ... WHERE``, so a
-duplicate or stale input (older version key) changes nothing. Rows for the same key inside one batch are
-folded in Python first, because PostgreSQL refuses to update one row twice in one statement.
+Upserts are ``INSERT ... ON CONFLICT ... DO UPDATE ... WHERE``: a duplicate or stale input (older
+version key) changes nothing, and a newer one keeps stored values it does not carry (``COALESCE``).
+Rows for the same key inside one batch are folded in Python first, exactly as successive upserts would
+apply, because PostgreSQL refuses to update one row twice in one statement; rows are written in key
+order so concurrent writers lock them in the same order (no deadlocks).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ._bulk import bulk_insert, quote
 from ._models import AGENTS, CONTACTS, DELIVERIES, EVENTS, RECEIPTS, STATE_HISTORY
 from ._records import (
     AgentRow,
@@ -31,18 +32,64 @@ from ._types import utcnow
 
 __all__ = ["claim_receipts", "dialect_insert", "write_batch"]
 
-_agents, _history, _contacts = AGENTS, STATE_HISTORY, CONTACTS
-_events, _deliveries, _receipts = EVENTS, DELIVERIES, RECEIPTS
-
 _AGENT_IDENTITY = ("arn", "username", "name", "routing_profile_arn", "routing_profile_name")
 _AGENT_STATE = ("state_name", "state_type", "state_started_at", "next_state_name", "agent_data")
-_CONTACT_DATA = tuple(
-    f for f in ContactUpsert.__dataclass_fields__ if f not in ("contact_id", "source_ts", "source")
+_AGENT_COLUMNS = ("key", "snapshot_at", "last_seq", *_AGENT_IDENTITY, *_AGENT_STATE, "created_at", "updated_at")
+_CONTACT_DATA = tuple(f for f in ContactUpsert.__dataclass_fields__ if f not in ("contact_id", "source_ts", "source"))
+_CONTACT_COLUMNS = ("contact_id", "source_ts", "source", *_CONTACT_DATA, "created_at", "updated_at")
+_EVENT_COLUMNS = ("agent_key", "contact_id", "seq", "name", "occurred_at", "payload", "source", "recorded_at")
+_DELIVERY_COLUMNS = (
+    "plugin",
+    "hook",
+    "event_id",
+    "contact_id",
+    "ordering_key",
+    "idempotency_key",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
 )
+_HISTORY_COLUMNS = ("agent_key", "old_state", "new_state", "new_state_type", "occurred_at")
+_RECEIPT_COLUMNS = ("source", "key", "received_at")
+
+
+def _set(table: str, column: str, expression: str) -> str:
+    return f"{quote(column)} = {expression.format(new=f'excluded.{quote(column)}', old=f'{table}.{quote(column)}')}"
+
+
+def _agents_conflict() -> str:
+    newer = "(agents.snapshot_at IS NULL OR excluded.snapshot_at >= agents.snapshot_at)"
+    higher_seq = "excluded.last_seq > agents.last_seq"
+    sets = [
+        _set("agents", c, f"CASE WHEN {newer} THEN COALESCE({{new}}, {{old}}) ELSE {{old}} END")
+        for c in _AGENT_IDENTITY
+    ]
+    sets += [
+        _set("agents", c, f"CASE WHEN {newer} THEN {{new}} ELSE {{old}} END") for c in (*_AGENT_STATE, "snapshot_at")
+    ]
+    # last_seq only grows, even from an input too old to change the state: numbering must never repeat.
+    sets.append(_set("agents", "last_seq", f"CASE WHEN {higher_seq} THEN {{new}} ELSE {{old}} END"))
+    sets.append(_set("agents", "updated_at", "{new}"))
+    return f'ON CONFLICT ("key") DO UPDATE SET {", ".join(sets)} WHERE {newer} OR {higher_seq}'
+
+
+def _contacts_conflict() -> str:
+    sets = [_set("contacts", c, "COALESCE({new}, {old})") for c in (*_CONTACT_DATA, "source")]
+    sets += [_set("contacts", "source_ts", "{new}"), _set("contacts", "updated_at", "{new}")]
+    return f'ON CONFLICT ("contact_id") DO UPDATE SET {", ".join(sets)} WHERE excluded.source_ts >= contacts.source_ts'
+
+
+_AGENTS_CONFLICT = _agents_conflict()
+_CONTACTS_CONFLICT = _contacts_conflict()
 
 
 def dialect_insert(session: Session, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
-    """An ``INSERT`` offering ``on_conflict_do_update`` / ``_do_nothing`` for the session's database."""
+    """An ``INSERT`` offering ``on_conflict_do_update`` / ``_do_nothing`` for the session's database.
+
+    For low-volume upserts elsewhere in the hub; the batch path here uses :mod:`hub.db._bulk`.
+    """
     name = session.get_bind().dialect.name
     if name == "postgresql":
         return postgresql.insert(table)
@@ -65,13 +112,12 @@ def _fold(
         if current is None:
             folded[row[key]] = row
             continue
-        merged = dict(row)
         for column in keep_known:
-            if merged[column] is None:
-                merged[column] = current[column]
+            if row[column] is None:
+                row[column] = current[column]
         if merge is not None:
-            merge(current, merged)
-        folded[row[key]] = merged
+            merge(current, row)
+        folded[row[key]] = row
     return [folded[k] for k in sorted(folded)]
 
 
@@ -80,109 +126,45 @@ def _keep_highest_seq(current: dict[str, Any], merged: dict[str, Any]) -> None:
 
 
 def _upsert_agents(session: Session, agents: Sequence[AgentRow], now: dt.datetime) -> None:
-    rows = [
-        {
-            "key": a.key,
-            "snapshot_at": a.snapshot_at,
-            "last_seq": a.last_seq,
-            **{c: getattr(a, c) for c in _AGENT_IDENTITY + _AGENT_STATE},
-            "created_at": now,
-            "updated_at": now,
-        }
-        for a in agents
-    ]
-    rows = _fold(rows, "key", "snapshot_at", _AGENT_IDENTITY, _keep_highest_seq)
-    stmt = dialect_insert(session, _agents)
-    new, old = stmt.excluded, _agents.c
-    newer = sa.or_(old.snapshot_at.is_(None), new.snapshot_at >= old.snapshot_at)
-    higher_seq = new.last_seq > old.last_seq
-    set_: dict[str, Any] = {
-        c: sa.case((newer, sa.func.coalesce(new[c], old[c])), else_=old[c]) for c in _AGENT_IDENTITY
-    }
-    set_ |= {c: sa.case((newer, new[c]), else_=old[c]) for c in (*_AGENT_STATE, "snapshot_at")}
-    # last_seq only grows, even from an input too old to change the state: numbering must never repeat.
-    set_["last_seq"] = sa.case((higher_seq, new.last_seq), else_=old.last_seq)
-    set_["updated_at"] = new.updated_at
-    session.execute(
-        stmt.on_conflict_do_update(index_elements=[old.key], set_=set_, where=sa.or_(newer, higher_seq)),
-        rows,
-    )
+    rows = [{c: getattr(a, c) for c in _AGENT_COLUMNS[:-2]} | {"created_at": now, "updated_at": now} for a in agents]
+    folded = _fold(rows, "key", "snapshot_at", _AGENT_IDENTITY, _keep_highest_seq)
+    values = [tuple(r[c] for c in _AGENT_COLUMNS) for r in folded]
+    bulk_insert(session, AGENTS, _AGENT_COLUMNS, values, on_conflict=_AGENTS_CONFLICT)
 
 
 def _upsert_contacts(session: Session, contacts: Sequence[ContactUpsert], now: dt.datetime) -> None:
     rows = [
-        {
-            "contact_id": c.contact_id,
-            "source_ts": c.source_ts,
-            "source": c.source,
-            **{f: getattr(c, f) for f in _CONTACT_DATA},
-            "created_at": now,
-            "updated_at": now,
-        }
-        for c in contacts
+        {c: getattr(u, c) for c in _CONTACT_COLUMNS[:-2]} | {"created_at": now, "updated_at": now} for u in contacts
     ]
-    rows = _fold(rows, "contact_id", "source_ts", (*_CONTACT_DATA, "source"))
-    stmt = dialect_insert(session, _contacts)
-    new, old = stmt.excluded, _contacts.c
-    set_: dict[str, Any] = {c: sa.func.coalesce(new[c], old[c]) for c in (*_CONTACT_DATA, "source")}
-    set_ |= {"source_ts": new.source_ts, "updated_at": new.updated_at}
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[old.contact_id], set_=set_, where=new.source_ts >= old.source_ts
-        ),
-        rows,
-    )
+    folded = _fold(rows, "contact_id", "source_ts", (*_CONTACT_DATA, "source"))
+    values = [tuple(r[c] for c in _CONTACT_COLUMNS) for r in folded]
+    bulk_insert(session, CONTACTS, _CONTACT_COLUMNS, values, on_conflict=_CONTACTS_CONFLICT)
 
 
 def _insert_state_changes(session: Session, changes: Sequence[StateChange]) -> None:
-    rows = [
-        {
-            "agent_key": s.agent_key,
-            "old_state": s.old_state,
-            "new_state": s.new_state,
-            "new_state_type": s.new_state_type,
-            "occurred_at": s.occurred_at,
-        }
-        for s in changes
-    ]
-    stmt = dialect_insert(session, _history).on_conflict_do_nothing(
-        index_elements=["agent_key", "occurred_at", "new_state"]
-    )
-    session.execute(stmt, rows)
+    rows = [(s.agent_key, s.old_state, s.new_state, s.new_state_type, s.occurred_at) for s in changes]
+    conflict = 'ON CONFLICT ("agent_key", "occurred_at", "new_state") DO NOTHING'
+    bulk_insert(session, STATE_HISTORY, _HISTORY_COLUMNS, rows, on_conflict=conflict)
 
 
-def _event_row(e: EventRecord, now: dt.datetime) -> dict[str, Any]:
-    return {
-        "agent_key": e.agent_key,
-        "contact_id": e.contact_id,
-        "seq": e.seq,
-        "name": e.name,
-        "occurred_at": e.occurred_at,
-        "payload": e.payload,
-        "source": e.source,
-        "recorded_at": now,
-    }
+def _event_row(e: EventRecord, now: dt.datetime) -> tuple[Any, ...]:
+    return (e.agent_key, e.contact_id, e.seq, e.name, e.occurred_at, e.payload, e.source, now)
 
 
 def _insert_events(
     session: Session, events: Sequence[EventRecord], now: dt.datetime
-) -> tuple[dict[tuple[str, int], int], list[int], int]:
+) -> tuple[dict[tuple[str, int], int], list[int]]:
     keyed = [_event_row(e, now) for e in events if e.agent_key is not None and e.seq is not None]
     plain = [_event_row(e, now) for e in events if e.agent_key is None or e.seq is None]
-    ids: dict[tuple[str, int], int] = {}
-    plain_ids: list[int] = []
-    if keyed:
-        stmt = (
-            dialect_insert(session, _events)
-            .on_conflict_do_nothing(index_elements=["agent_key", "seq"])
-            .returning(_events.c.id, _events.c.agent_key, _events.c.seq)
-        )
-        ids = {(agent, seq): id_ for id_, agent, seq in session.execute(stmt, keyed)}
-    inserted = len(ids)
-    if plain:
-        stmt = sa.insert(_events).returning(_events.c.id, sort_by_parameter_order=True)
-        plain_ids = list(session.scalars(stmt, plain))
-    return ids, plain_ids, inserted + len(plain_ids)
+    conflict = 'ON CONFLICT ("agent_key", "seq") DO NOTHING'
+    returned = bulk_insert(
+        session, EVENTS, _EVENT_COLUMNS, keyed, on_conflict=conflict, returning=("id", "agent_key", "seq")
+    )
+    ids = {(agent, seq): id_ for id_, agent, seq in returned}
+    # Ids are allocated in input order (one statement per chunk, chunks in order; INSERT never runs
+    # in parallel), so sorting them restores the input order.
+    plain_ids = sorted(r[0] for r in bulk_insert(session, EVENTS, _EVENT_COLUMNS, plain, returning=("id",)))
+    return ids, plain_ids
 
 
 def _lookup_events(session: Session, refs: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
@@ -190,10 +172,9 @@ def _lookup_events(session: Session, refs: set[tuple[str, int]]) -> dict[tuple[s
     by_agent: dict[str, list[int]] = {}
     for agent, seq in refs:
         by_agent.setdefault(agent, []).append(seq)
+    c = EVENTS.c
     for agent, seqs in by_agent.items():
-        query = sa.select(_events.c.id, _events.c.seq).where(
-            _events.c.agent_key == agent, _events.c.seq.in_(seqs)
-        )
+        query = sa.select(c.id, c.seq).where(c.agent_key == agent, c.seq.in_(seqs))
         found |= {(agent, seq): id_ for id_, seq in session.execute(query)}
     return found
 
@@ -211,36 +192,34 @@ def _insert_deliveries(
         if unknown:
             raise LookupError(f"deliveries refer to events that do not exist: {sorted(unknown)[:5]}")
     rows = [
-        {
-            "plugin": d.plugin,
-            "hook": d.hook,
-            "event_id": event_ids[d.event_ref] if d.event_ref is not None else d.event_id,
-            "contact_id": d.contact_id,
-            "ordering_key": d.ordering_key,
-            "idempotency_key": d.idempotency_key,
-            "payload": d.payload,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": d.next_attempt_at or now,
-            "created_at": now,
-        }
+        (
+            d.plugin,
+            d.hook,
+            event_ids[d.event_ref] if d.event_ref is not None else d.event_id,
+            d.contact_id,
+            d.ordering_key,
+            d.idempotency_key,
+            d.payload,
+            "pending",
+            0,
+            d.next_attempt_at or now,
+            now,
+        )
         for d in deliveries
     ]
-    stmt = (
-        dialect_insert(session, _deliveries)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(_deliveries.c.id)
-    )
-    return sorted(session.scalars(stmt, rows))
+    conflict = 'ON CONFLICT ("idempotency_key") DO NOTHING'
+    returned = bulk_insert(session, DELIVERIES, _DELIVERY_COLUMNS, rows, on_conflict=conflict, returning=("id",))
+    return sorted(r[0] for r in returned)
 
 
-def _insert_receipts(session: Session, receipts: Iterable[Receipt], now: dt.datetime) -> list[dict[str, Any]]:
-    return [{"source": r.source, "key": r.key, "received_at": now} for r in dict.fromkeys(receipts)]
+def _receipt_rows(receipts: Iterable[Receipt], now: dt.datetime) -> list[tuple[str, str, dt.datetime]]:
+    return [(r.source, r.key, now) for r in dict.fromkeys(receipts)]
 
 
-def claim_receipts(
-    session: Session, receipts: Iterable[Receipt], *, now: dt.datetime | None = None
-) -> set[Receipt]:
+_RECEIPTS_CONFLICT = 'ON CONFLICT ("source", "key") DO NOTHING'
+
+
+def claim_receipts(session: Session, receipts: Iterable[Receipt], *, now: dt.datetime | None = None) -> set[Receipt]:
     """Record source dedupe keys; return those not seen before.
 
     ``INSERT ... ON CONFLICT DO NOTHING RETURNING``: call it first in the ingest transaction and process
@@ -248,15 +227,11 @@ def claim_receipts(
     sees it as taken; if this transaction rolls back, the keys are free again (the source's retry is
     processed).
     """
-    rows = _insert_receipts(session, receipts, now or utcnow())
-    if not rows:
-        return set()
-    stmt = (
-        dialect_insert(session, _receipts)
-        .on_conflict_do_nothing(index_elements=["source", "key"])
-        .returning(_receipts.c.source, _receipts.c.key)
+    rows = _receipt_rows(receipts, now or utcnow())
+    returned = bulk_insert(
+        session, RECEIPTS, _RECEIPT_COLUMNS, rows, on_conflict=_RECEIPTS_CONFLICT, returning=("source", "key")
     )
-    return {Receipt(source, key) for source, key in session.execute(stmt, rows)}
+    return {Receipt(source, key) for source, key in returned}
 
 
 def write_batch(
@@ -274,13 +249,11 @@ def write_batch(
 
     Order: receipts, agents, state history, contacts, events, deliveries, so deliveries can refer to
     the batch's events by ``(agent_key, seq)``. Idempotent: rewriting a batch inserts nothing new and
-    changes no newer data. Raises :class:`LookupError` when a delivery refers to an unknown event.
+    changes no newer data. Raises :class:`LookupError` when a delivery refers to an unknown event, and
+    :class:`ValueError` for a naive datetime; either way the caller's transaction must be rolled back.
     """
     now = now or utcnow()
-    receipt_rows = _insert_receipts(session, receipts, now)
-    if receipt_rows:
-        stmt = dialect_insert(session, _receipts).on_conflict_do_nothing(index_elements=["source", "key"])
-        session.execute(stmt, receipt_rows)
+    bulk_insert(session, RECEIPTS, _RECEIPT_COLUMNS, _receipt_rows(receipts, now), on_conflict=_RECEIPTS_CONFLICT)
     if agents:
         _upsert_agents(session, agents, now)
     if state_changes:
@@ -289,16 +262,14 @@ def write_batch(
         _upsert_contacts(session, contacts, now)
     event_ids: dict[tuple[str, int], int] = {}
     plain_ids: list[int] = []
-    inserted = 0
     if events:
-        event_ids, plain_ids, inserted = _insert_events(session, events, now)
+        event_ids, plain_ids = _insert_events(session, events, now)
+    inserted = len(event_ids) + len(plain_ids)
+    if events:
         wanted = {(e.agent_key, e.seq) for e in events if e.agent_key is not None and e.seq is not None}
         if len(event_ids) < len(wanted):
             event_ids |= _lookup_events(session, wanted - event_ids.keys())
     delivery_ids = _insert_deliveries(session, deliveries, event_ids, now) if deliveries else []
     return BatchResult(
-        event_ids=event_ids,
-        agentless_event_ids=plain_ids,
-        delivery_ids=delivery_ids,
-        events_inserted=inserted,
+        event_ids=event_ids, agentless_event_ids=plain_ids, delivery_ids=delivery_ids, events_inserted=inserted
     )
