@@ -4,7 +4,9 @@ One :class:`SimulatedBackend` acts for one agent (what the ``authentication`` of
 identifies). Each method is named exactly like the CTI operation (``putAgentState``,
 ``acceptContact``, ...), takes the request body the Streams library sends, returns the operation's
 output (``{}`` for all state-changing operations) or raises :class:`CTIError`, and the effect shows
-up in the agent data emitted right after the call. :meth:`SimulatedBackend.call` dispatches by name.
+up in the agent data emitted right after the call. :meth:`SimulatedBackend.call` dispatches by name,
+including the Agent App Voice ID operations (``AgentAppService.VoiceId.evaluateSession`` ...), and
+:meth:`SimulatedBackend.invoke` makes it an ``hub.ActionBackend`` (failures become ``hub.ActionError``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hub.simulator.errors import CTIError
+from hub.simulator.voice_biometrics import VoiceIdError
+from hub.simulator.voice_id_backend import VOICE_ID_OPERATIONS, voice_id_call
 
 if TYPE_CHECKING:
+    from hub._actions import BackendRequest
     from hub.simulator.runner import Simulation
 
 __all__ = ["OPERATIONS", "SimulatedBackend"]
@@ -70,8 +75,22 @@ class SimulatedBackend:
         self.simulation = simulation
         self.agent_id = agent_id
 
+    def invoke(self, request: BackendRequest) -> JSON:
+        """``hub.ActionBackend``: run ``request`` as this agent; failures raise ``hub.ActionError``."""
+        from hub._errors import ActionError  # noqa: PLC0415 - keeps hub.simulator importable on its own
+
+        try:
+            return self.call(request.operation, request.params)
+        except CTIError as err:
+            raise ActionError(err.code, err.message, status_code=err.status_code) from err
+        except VoiceIdError as err:
+            status = 404 if err.code == "ResourceNotFoundException" else 400
+            raise ActionError(err.code, err.message, status_code=status) from err
+
     def call(self, operation: str, params: Mapping[str, Any]) -> JSON:
         """Run ``operation`` (a CTI operation name, e.g. ``holdConnection``) with its request body."""
+        if operation in VOICE_ID_OPERATIONS:
+            return voice_id_call(self.simulation, self.agent_id, operation, params)
         if operation not in OPERATIONS:
             raise CTIError("UnknownOperationException", f"No such method exists on AWS client: {operation}")
         method: Callable[[Mapping[str, Any]], JSON] = getattr(self, operation)

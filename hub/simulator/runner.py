@@ -106,8 +106,38 @@ class Simulation:
         return (self.center.now - self.start_ms) / 1000
 
     def backend(self, agent: str) -> SimulatedBackend:
-        """The CTI action backend acting as ``agent`` (resource id, username, ARN or index)."""
+        """The CTI action backend acting as ``agent`` (resource id, username, ARN or index).
+
+        It is also a ``hub.ActionBackend``: use ``Hub(backend_factory=simulation.backend)``.
+        """
         return SimulatedBackend(self, self.center.agent(agent).agent_id)
+
+    def run(
+        self,
+        until: float,
+        rate: float | None = None,
+        progress: Callable[[Progress], None] | None = None,
+        *,
+        tick: float = 1.0,
+    ) -> None:
+        """Advance ``until`` more simulated seconds, paced at ``rate`` x real time (``None``: at once).
+
+        The lock is released between ticks, so backend calls from other threads get in.
+        """
+        if until < 0 or (rate is not None and rate <= 0) or tick <= 0:
+            raise ValueError("until must be >= 0, rate > 0 and tick > 0")
+        wall_start = time.monotonic()
+        done = 0.0
+        while done < until:
+            step = min(tick, until - done)
+            self.advance(step)
+            done += step
+            if rate is not None:
+                delay = wall_start + done / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)  # pacing against the wall clock, not synchronisation
+            if progress is not None:
+                progress(self.progress(until))
 
     def advance(self, seconds: float) -> None:
         """Run ``seconds`` of simulated time (every event due in that window)."""
@@ -155,21 +185,9 @@ def run(
     seconds per wall second (1.0 = real time). ``progress`` is called after every ``tick``
     simulated seconds. ``drain=True`` then stops arrivals and lets open contacts finish.
     """
-    if until < 0 or (rate is not None and rate <= 0) or tick <= 0:
-        raise ValueError("until must be >= 0, rate > 0 and tick > 0")
     sim = Simulation(config, seed, sink)
     wall_start = time.monotonic()
-    done = 0.0
-    while done < until:
-        step = min(tick, until - done)
-        sim.advance(step)
-        done += step
-        if rate is not None:
-            delay = wall_start + done / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)  # pacing against the wall clock, not synchronisation
-        if progress is not None:
-            progress(sim.progress(until))
+    sim.run(until, rate, progress, tick=tick)
     if drain:
         sim.drain()
     flush = getattr(sim.sink, "flush", None)

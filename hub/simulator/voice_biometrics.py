@@ -58,6 +58,12 @@ class VoiceBiometricsProvider(Protocol):
     def start_session(self, domain_id: str, session_name: str, speaker_id: str | None) -> JSON:
         """Start streaming a call into a session named after the contact's ``InitialContactId``."""
 
+    def describe_session(self, domain_id: str, session_name: str) -> JSON:
+        """The session, its claimed speaker (``CustomerSpeakerId``) and ``StreamingStatus``."""
+
+    def restart_session(self, domain_id: str, session_name: str) -> JSON:
+        """Start collecting the call's audio afresh (a new evaluation window)."""
+
     def update_session(self, domain_id: str, session_name: str, speaker_id: str) -> JSON:
         """Set the speaker the caller claims to be."""
 
@@ -142,7 +148,7 @@ class SimulatedVoiceId:
             raise VoiceIdError("ResourceNotFoundException", f"domain {domain_id} not found") from None
 
     def _session(self, domain: _Domain, name: str) -> _Session:
-        for session in domain.sessions.values():
+        for session in reversed(domain.sessions.values()):  # a restarted session replaces the older one
             if name in {session.name, session.session_id}:
                 return session
         raise VoiceIdError("ResourceNotFoundException", f"session {name} not found")
@@ -235,6 +241,24 @@ class SimulatedVoiceId:
         session = self._session(self._domain(domain_id), session_name)
         session.speaker_id = speaker_id
         return {"Session": {"SessionId": session.session_id, "SessionName": session.name, "DomainId": domain_id}}
+
+    def describe_session(self, domain_id: str, session_name: str) -> JSON:
+        """``DescribeSession``-like: the session, its claimed speaker and streaming status."""
+        session = self._session(self._domain(domain_id), session_name)
+        return {
+            "Session": {
+                "DomainId": domain_id,
+                "SessionId": session.session_id,
+                "SessionName": session.name,
+                "CustomerSpeakerId": session.speaker_id,
+                "StreamingStatus": "ENDED" if session.ended_ms is not None else "ONGOING",
+            }
+        }
+
+    def restart_session(self, domain_id: str, session_name: str) -> JSON:
+        """Start collecting audio afresh for the same call (Streams' ``startNew`` evaluation)."""
+        old = self._session(self._domain(domain_id), session_name)
+        return self.start_session(domain_id, old.name, old.speaker_id, voice=old.voice)
 
     def end_session(self, domain_id: str, session_name: str) -> None:
         """Stop collecting audio."""
