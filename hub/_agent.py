@@ -380,11 +380,24 @@ def _state_request(state: AgentStateInfo | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _configuration_request(configuration: AgentConfiguration | Mapping[str, Any]) -> dict[str, Any]:
-    import msgspec  # noqa: PLC0415
-
-    raw: dict[str, Any] = (
-        dict(configuration) if isinstance(configuration, Mapping) else msgspec.to_builtins(configuration)
-    )
+    raw: dict[str, Any]
+    if isinstance(configuration, Mapping):
+        raw = dict(configuration)
+    else:
+        rp = configuration.routing_profile
+        dq = rp.default_outbound_queue
+        raw = {
+            "name": configuration.name,
+            "softphoneEnabled": configuration.softphone_enabled,
+            "softphoneAutoAccept": configuration.softphone_auto_accept,
+            "extension": configuration.extension,
+            "agentPreferences": configuration.agent_preferences,
+            "routingProfile": {
+                "name": rp.name,
+                "routingProfileARN": rp.routing_profile_arn,
+                "defaultOutboundQueue": {"queueARN": dq.queue_arn, "name": dq.name} if dq is not None else None,
+            },
+        }
     prefs = raw.get("agentPreferences")
     if isinstance(prefs, dict) and prefs.get("LANGUAGE") and not prefs.get("locale"):
         prefs = {**prefs, "locale": prefs["LANGUAGE"]}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import msgspec
+
 from hub._constants import EndpointType
 from hub._data import EndpointData, QueueRef
 
@@ -18,13 +20,14 @@ class Endpoint:
     ``endpoint_id`` is the library's alias of ``endpoint_arn``; requests carry only the ARN.
     """
 
-    type: str
+    type: str | None
     endpoint_arn: str | None = None
     name: str | None = None
     phone_number: str | None = None
     agent_login: str | None = None
-    queue: str | None = None
+    queue: dict[str, Any] | None = None
     display_name: str | None = None
+    """Kept for convenience; like the library, requests never carry it."""
 
     @property
     def endpoint_id(self) -> str | None:
@@ -40,8 +43,8 @@ class Endpoint:
     def from_data(cls, data: EndpointData | None) -> Endpoint:
         """Build from a connection's wire endpoint (``new connect.Endpoint(connectionData.endpoint)``)."""
         if data is None:
-            return cls(type="")
-        queue = data.queue.queue_arn if isinstance(data.queue, QueueRef) else None
+            return cls(type=None)
+        queue = msgspec.to_builtins(data.queue) if isinstance(data.queue, QueueRef) else None
         return cls(
             type=data.type,
             endpoint_arn=data.endpoint_arn,
@@ -57,11 +60,11 @@ class Endpoint:
         """Accept an ``Endpoint`` or a Streams-style dict (``endpointARN``/``endpointId``, ``phoneNumber`` ...)."""
         if isinstance(value, Endpoint):
             return value
-        if not isinstance(value, dict) or "type" not in value:
-            raise ValueError("an endpoint needs at least a 'type'")
+        if not isinstance(value, dict):
+            raise ValueError("an endpoint is an Endpoint or a dict with at least a 'type'")
         return cls(
-            type=value["type"],
-            endpoint_arn=value.get("endpointARN") or value.get("endpointId"),
+            type=value.get("type") or None,
+            endpoint_arn=value.get("endpointId") or value.get("endpointARN"),
             name=value.get("name"),
             phone_number=value.get("phoneNumber"),
             agent_login=value.get("agentLogin"),

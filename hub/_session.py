@@ -31,6 +31,7 @@ from hub._data import (
 )
 from hub._engine import EventEngine
 from hub._errors import ActionError, MalformedAgentDataError, StateError, UnsupportedActionError
+from hub._validation import validate_request
 
 if TYPE_CHECKING:
     from hub._data import ConnectionData
@@ -97,6 +98,8 @@ class AgentSession:
         self._first: dict[str, ContactData] = _EMPTY
         self._pending_snapshot: AgentSnapshot | None = None
         self._configuration: AgentConfiguration | None = None
+        self.request_listeners: list[Callable[[BackendRequest, ActionError], None]] = []
+        """Called with requests rejected before reaching the backend (validation against the CTI model)."""
         self.engine = EventEngine(self)
         self.agent = Agent(self)
         """The live ``Agent`` view of this session."""
@@ -248,6 +251,12 @@ class AgentSession:
         cbs = Callbacks.coerce(callbacks)
         request = BackendRequest(operation, {k: v for k, v in params.items() if v is not None}, self.key)
         try:
+            try:
+                validate_request(operation, request.params)
+            except ActionError as invalid:
+                for listener in self.request_listeners:
+                    listener(request, invalid)
+                raise
             data = await invoke_backend(self.backend, request)
         except ActionError as err:
             _log.error("'%s' API request failed: %s", operation, err)

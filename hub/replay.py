@@ -25,7 +25,7 @@ from hub._constants import AgentEvents
 from hub._contact import Contact, ContactSnapshot
 from hub._data import AgentData
 from hub._endpoint import Endpoint
-from hub._errors import HubError, MalformedAgentDataError, UnsupportedActionError
+from hub._errors import ActionError, HubError, MalformedAgentDataError, UnsupportedActionError
 from hub._session import AgentSession
 
 __all__ = ["HIDDEN_EVENTS", "ORACLE_AUTH_TOKEN", "load_scenario", "replay_scenario", "summarize_payload"]
@@ -157,6 +157,7 @@ class _Replay:
         self.backend.listeners.append(self._on_backend_call)
         self.session = AgentSession("replay", backend=self.backend, clock=clock or time.time)
         self.session.bus.subscribe_all(self._on_event)
+        self.session.request_listeners.append(self._on_rejected_request)
         self.configuration: dict[str, Any] | None = None
         self.configuration_loaded = False
 
@@ -181,6 +182,9 @@ class _Replay:
         if response.error is not None:
             line["respondedError"] = {"code": response.error.code, "message": response.error.message}
         self.emit("backend_call", **line)
+
+    def _on_rejected_request(self, request: BackendRequest, error: ActionError) -> None:
+        self.emit("backend_call", method=request.operation, sdkError={"code": error.code, "message": error.message})
 
     def set_configuration(self, cfg: dict[str, Any]) -> None:
         self.configuration = cfg

@@ -233,7 +233,13 @@ def test_endpoint_by_phone_number() -> None:
     coerced = Endpoint.coerce({"type": "queue", "endpointId": "arn:q"})
     assert coerced.endpoint_arn == coerced.endpoint_id == "arn:q"
     with pytest.raises(ValueError, match="type"):
-        Endpoint.coerce({"phoneNumber": "+1"})
+        Endpoint.coerce("+1")  # type: ignore[arg-type]
+
+
+def test_requests_are_validated_against_the_cti_model(session: AgentSession, backend: ScriptedBackend) -> None:
+    with pytest.raises(ActionError, match=r"Missing required key 'type' in params\.endpoint"):
+        run(session.contact("c-api-voice").add_connection({"phoneNumber": "+15555550100"}))
+    assert backend.requests == []  # the backend never saw the invalid request
 
 
 # ---------------------------------------------------------------------- subscriptions
