@@ -52,10 +52,14 @@ class FirehoseBatchingSink:
         agent_data: Callable[[str, JSON], None] | None = None,
         contact_event: Callable[[JSON], None] | None = None,
         batch_size: int = 500,
+        buffer_seconds: float = 60.0,
         seed: int = 0,
         clock_ms: Callable[[], int] | None = None,
     ) -> None:
-        """Batch up to ``batch_size`` records per envelope; ``clock_ms`` stamps envelopes."""
+        """Batch up to ``batch_size`` records, or what ``buffer_seconds`` of simulated time collected.
+
+        ``clock_ms`` stamps envelopes (default: the simulated time of the last :meth:`tick`).
+        """
         if not 1 <= batch_size <= 10_000:
             raise ValueError("a Firehose request carries 1 to 10,000 records")
         self._deliver = deliver
@@ -63,11 +67,16 @@ class FirehoseBatchingSink:
         self._contact_event = contact_event
         self._batch_size = batch_size
         self._ids = IdSource(seed, "firehose")
-        self._clock = clock_ms or (lambda: 0)
+        self._now = 0
+        self._clock: Callable[[], int] = clock_ms or (lambda: self._now)
+        self._buffer_ms = int(buffer_seconds * 1000)
         self._pending: dict[FirehoseStream, list[JSON]] = {"agent-events": [], "contact-records": []}
+        self._since: dict[FirehoseStream, int] = {}
 
     def _add(self, stream: FirehoseStream, record: JSON) -> None:
         batch = self._pending[stream]
+        if not batch:
+            self._since[stream] = self._now
         batch.append(record)
         if len(batch) >= self._batch_size:
             self._send(stream)
@@ -77,6 +86,13 @@ class FirehoseBatchingSink:
         if batch:
             self._pending[stream] = []
             self._deliver(stream, firehose_envelope(batch, self._ids.uuid(), self._clock()))
+
+    def tick(self, now_ms: int) -> None:
+        """Simulated time moved to ``now_ms``: deliver batches older than the buffering interval."""
+        self._now = now_ms
+        for stream in ("agent-events", "contact-records"):
+            if self._pending[stream] and now_ms - self._since.get(stream, now_ms) >= self._buffer_ms:
+                self._send(stream)
 
     def flush(self) -> None:
         """Deliver every partly filled batch."""

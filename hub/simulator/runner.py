@@ -19,7 +19,7 @@ from hub.simulator.clock import epoch_ms
 from hub.simulator.config import SimulationConfig
 from hub.simulator.engine import ContactCenter
 from hub.simulator.model import Contact
-from hub.simulator.sinks import CollectingSink, Sink
+from hub.simulator.sinks import CollectingSink, Sink, flush_sink, tick_sink
 from hub.simulator.voice_biometrics import SimulatedVoiceId, VoiceIdError
 
 __all__ = ["Progress", "RunResult", "Simulation", "run"]
@@ -146,6 +146,7 @@ class Simulation:
             while self.center.scheduler.run_next(until):
                 self.center.flush()
             self.center.flush()
+            tick_sink(self.sink, self.center.now)
 
     def drain(self, max_seconds: float = 3600.0, step: float = 10.0) -> None:
         """Stop arrivals and run until every contact is complete (or ``max_seconds`` passed)."""
@@ -190,9 +191,7 @@ def run(
     sim.run(until, rate, progress, tick=tick)
     if drain:
         sim.drain()
-    flush = getattr(sim.sink, "flush", None)
-    if callable(flush):
-        flush()
+    flush_sink(sim.sink)
     return RunResult(
         sim_seconds=sim.elapsed,
         contacts=len(sim.center.contacts),

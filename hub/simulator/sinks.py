@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["AgentFilterSink", "CollectingSink", "FanoutSink", "Sink"]
+__all__ = ["AgentFilterSink", "CollectingSink", "FanoutSink", "Sink", "flush_sink", "tick_sink"]
 
 JSON = dict[str, Any]
 
@@ -95,6 +95,30 @@ class FanoutSink:
         """Forward a contact event."""
         for sink in self.sinks:
             sink.contact_event(event)
+
+    def tick(self, now_ms: int) -> None:
+        """Pass the simulated time on to sinks that buffer (see :func:`tick_sink`)."""
+        for sink in self.sinks:
+            tick_sink(sink, now_ms)
+
+    def flush(self) -> None:
+        """Flush sinks that buffer."""
+        for sink in self.sinks:
+            flush_sink(sink)
+
+
+def tick_sink(sink: object, now_ms: int) -> None:
+    """Call ``sink.tick(now_ms)`` if the sink buffers by time (e.g. Firehose batching)."""
+    tick = getattr(sink, "tick", None)
+    if callable(tick):
+        tick(now_ms)
+
+
+def flush_sink(sink: object) -> None:
+    """Call ``sink.flush()`` if the sink buffers."""
+    flush = getattr(sink, "flush", None)
+    if callable(flush):
+        flush()
 
 
 class AgentFilterSink:

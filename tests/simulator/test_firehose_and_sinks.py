@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from hub.simulator import (
     CollectingSink,
     FanoutSink,
     FirehoseBatchingSink,
+    Simulation,
     SimulationConfig,
     decode_envelope,
     firehose_envelope,
@@ -70,3 +72,20 @@ def test_fanout_and_agent_filter() -> None:
     assert only_one.agent_data_items == [(a, d) for a, d in everything.agent_data_items if a == agent_id]
     assert not only_one.agent_events and not only_one.contact_records and not only_one.contact_events
     assert everything.contact_events
+
+
+def test_batching_sink_delivers_by_simulated_buffer_interval() -> None:
+    delivered: list[tuple[str, dict[str, Any]]] = []
+    sink = FirehoseBatchingSink(lambda stream, env: delivered.append((stream, env)), buffer_seconds=60, seed=1)
+    run(SimulationConfig(), 6, 900, sink=sink, tick=1.0)
+    agent_batches = [decode_envelope(e) for s, e in delivered if s == "agent-events"]
+    assert len(agent_batches) >= 10  # 15 simulated minutes, 60 s buffering, far below 500 records each
+    for batch in agent_batches:
+        stamps = [r["EventTimestamp"] for r in batch]
+        assert _seconds(stamps[-1]) - _seconds(stamps[0]) <= 61
+    stamps = [e["timestamp"] for _, e in delivered]
+    assert stamps == sorted(stamps) and stamps[0] > 0  # envelopes carry the simulated delivery time
+
+
+def _seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

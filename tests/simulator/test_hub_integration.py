@@ -9,7 +9,7 @@ import pytest
 
 from hub import ActionError, BackendRequest, Hub
 from hub._actions import invoke_backend
-from hub.simulator import CollectingSink, FanoutSink, Simulation, SimulationConfig
+from hub.simulator import CollectingSink, FanoutSink, SimulatedBackend, Simulation, SimulationConfig
 
 Json = dict[str, Any]
 
@@ -36,7 +36,11 @@ class HubFeed:
 @pytest.fixture
 def wired() -> tuple[Simulation, Hub, CollectingSink, str]:
     holder: dict[str, Simulation] = {}
-    hub = Hub(backend_factory=lambda key: holder["sim"].backend(key))
+
+    def backend_factory(key: str) -> SimulatedBackend:
+        return holder["sim"].backend(key)
+
+    hub = Hub(backend_factory=backend_factory)
     sink = CollectingSink()
     config = SimulationConfig(
         agents=1,
