@@ -62,8 +62,6 @@ def test_batching_sink_rejects_impossible_batch_sizes() -> None:
 def test_fanout_and_agent_filter() -> None:
     everything, only_one = CollectingSink(), CollectingSink()
     target = "agent03"
-    from hub.simulator import Simulation
-
     sim = Simulation(SimulationConfig(), 2, None)
     agent_id = sim.center.agent(target).agent_id
     fan = FanoutSink(everything, AgentFilterSink(only_one, lambda a: a == agent_id))
