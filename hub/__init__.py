@@ -49,6 +49,7 @@ from hub._errors import (
 from hub._hub import Hub, HubSubscription
 from hub._logger import LogEntry, LoggedException, Logger, get_log
 from hub._session import AgentSession, normalise_snapshot
+from hub.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
@@ -99,6 +100,7 @@ __all__ = [
     "decode_snapshot",
     "encode_agent_data",
     "get_log",
+    "hookimpl",
     "normalise_snapshot",
     *_constants_all,
 ]
