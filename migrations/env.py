@@ -33,6 +33,8 @@ def _configure(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        # hub.db's engines emit BEGIN themselves on SQLite too, so DDL is transactional on both.
+        transactional_ddl=True,
         transaction_per_migration=True,
         compare_type=True,
     )

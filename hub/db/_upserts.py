@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from ._bulk import bulk_insert, quote
 from ._models import AGENTS, CONTACTS, DELIVERIES, EVENTS, RECEIPTS, STATE_HISTORY
+from ._policy import base_event_name
 from ._records import (
     AgentRow,
     BatchResult,
@@ -148,7 +149,8 @@ def _insert_state_changes(session: Session, changes: Sequence[StateChange]) -> N
 
 
 def _event_row(e: EventRecord, now: dt.datetime) -> tuple[Any, ...]:
-    return (e.agent_key, e.contact_id, e.seq, e.name, e.occurred_at, e.payload, e.source, now)
+    name = base_event_name(e.name)
+    return (e.agent_key, e.contact_id, e.seq, name, e.occurred_at, e.payload, e.source, now)
 
 
 def _insert_events(
@@ -249,7 +251,8 @@ def write_batch(
 
     Order: receipts, agents, state history, contacts, events, deliveries, so deliveries can refer to
     the batch's events by ``(agent_key, seq)``. Idempotent: rewriting a batch inserts nothing new and
-    changes no newer data. Raises :class:`LookupError` when a delivery refers to an unknown event, and
+    changes no newer data. Events are stored as given (filter with :func:`is_persisted_event` first),
+    their names without a contact id suffix. Raises :class:`LookupError` when a delivery refers to an unknown event, and
     :class:`ValueError` for a naive datetime; either way the caller's transaction must be rolled back.
     """
     now = now or utcnow()

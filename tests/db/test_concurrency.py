@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import threading
 from collections import Counter
@@ -16,6 +17,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.orm import Session
 
 from hub.db import (
+    ContactUpsert,
     DeliveryRecord,
     EventRecord,
     Receipt,
@@ -23,6 +25,7 @@ from hub.db import (
     claim_receipts,
     create_engine_from_url,
     fetch_due_deliveries,
+    get_contact,
     list_events,
     session_scope,
     upgrade,
@@ -178,3 +181,23 @@ def test_sqlite_concurrent_writers_never_hit_database_is_locked(sqlite_url: URL)
     with session_scope(engine, write=False) as session:
         assert len(list_events(session, limit=10_000)) == 6 * 200
     engine.dispose()
+
+
+def test_concurrent_upserts_of_the_same_contacts_keep_the_newest(engine: Engine) -> None:
+    """Writers race on the same rows in opposite orders: no deadlock, the newest input wins per contact."""
+    base = utcnow()
+
+    def writer(worker: int) -> None:
+        for round_ in range(5):
+            order = range(30) if worker % 2 else reversed(range(30))
+            version = base + dt.timedelta(seconds=round_ * 4 + worker)  # worker 3, round 4 is the newest
+            upserts = [ContactUpsert(contact_id=f"c{c}", source_ts=version, state=f"w{worker}r{round_}") for c in order]
+            with session_scope(engine) as session:
+                write_batch(session, contacts=upserts)
+
+    run_together(4, writer)
+    with session_scope(engine, write=False) as session:
+        rows = [get_contact(session, f"c{c}") for c in range(30)]
+    assert {(row.state, row.source_ts) for row in rows if row is not None} == {
+        ("w3r4", base + dt.timedelta(seconds=19))
+    }

@@ -229,7 +229,7 @@ def test_events_and_their_deliveries_are_written_together_and_linked(engine: Eng
         result = write_batch(
             session,
             agents=[agent(at=2, last_seq=2)],
-            events=[event(1, contact_id="c1"), event(2, "contact::connected", "c1")],
+            events=[event(1, contact_id="c1"), event(2, "contact::connected::c1", "c1")],
             deliveries=[delivery(1), delivery(2), delivery(2, plugin="q")],
         )
     assert result.events_inserted == 2
