@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hub.simulator.errors import CTIError
+from hub.simulator.model import Agent
 from hub.simulator.voice_biometrics import VoiceIdError
 from hub.simulator.voice_id_backend import VOICE_ID_OPERATIONS, voice_id_call
 
@@ -104,7 +105,7 @@ class SimulatedBackend:
         return {}
 
     @property
-    def _agent(self) -> Any:
+    def _agent(self) -> Agent:
         return self.simulation.center.agents[self.agent_id]
 
     # ------------------------------------------------------------------ agent

@@ -10,6 +10,7 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 __all__ = ["Scheduler", "Timer", "epoch_ms", "iso_ms", "iso_s"]
 
@@ -19,6 +20,7 @@ def epoch_ms(value: datetime) -> int:
     return round(value.timestamp() * 1000)
 
 
+@lru_cache(maxsize=1 << 16)
 def iso_ms(ms: int) -> str:
     """``2026-03-02T09:15:42.318Z``: ISO 8601, UTC, millisecond precision (Streams, AES, contact events)."""
     dt = datetime.fromtimestamp(ms // 1000, UTC)

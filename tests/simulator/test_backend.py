@@ -48,8 +48,10 @@ class Center:
         contacts = self.snap()["contacts"]
         if contact_id is None:
             assert len(contacts) == 1, contacts
-            return contacts[0]
-        return next(c for c in contacts if c["contactId"] == contact_id)
+            only: Json = contacts[0]
+            return only
+        found: Json = next(c for c in contacts if c["contactId"] == contact_id)
+        return found
 
     def conn(self, contact: Json, kind: str) -> Json:
         return next(c for c in contact["connections"] if c["type"] == kind)

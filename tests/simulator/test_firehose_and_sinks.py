@@ -25,7 +25,7 @@ from hub.sources.firehose import decode_batch, parse_request
 
 
 def test_envelope_round_trips_and_matches_the_hub_parser() -> None:
-    records = [{"EventId": "a", "n": 1}, {"ContactId": "b"}]
+    records: list[dict[str, Any]] = [{"EventId": "a", "n": 1}, {"ContactId": "b"}]
     envelope = firehose_envelope(records, "req-1", 1_772_442_153_000)
     assert envelope["requestId"] == "req-1" and envelope["timestamp"] == 1_772_442_153_000
     assert decode_envelope(envelope) == records
@@ -47,11 +47,14 @@ def test_batching_sink_groups_records_per_stream() -> None:
     assert agent_events == reference.agent_events
     assert len({e["requestId"] for _, e in delivered}) == len(delivered)
     # the hub's own Firehose decoders accept every simulated record
-    kinds = {"agent-events": AgentEvent, "contact-records": ContactTraceRecord}
     for stream, envelope in delivered:
-        batch = decode_batch(parse_request(json.dumps(envelope).encode()), kinds[stream])
-        assert not batch.errors
-        assert len(batch.items) == len(envelope["records"])
+        request = parse_request(json.dumps(envelope).encode())
+        if stream == "agent-events":
+            events = decode_batch(request, AgentEvent)
+            assert not events.errors and len(events.items) == len(envelope["records"])
+        else:
+            records = decode_batch(request, ContactTraceRecord)
+            assert not records.errors and len(records.items) == len(envelope["records"])
 
 
 def test_batching_sink_rejects_impossible_batch_sizes() -> None:
