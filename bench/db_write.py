@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import tempfile
 import time
 import uuid
@@ -98,24 +99,45 @@ def make_batch(
     return agent_rows, contacts, events, deliveries
 
 
+def _backend_cpu(pid: int | None) -> float | None:
+    """CPU seconds used so far by a local PostgreSQL backend process (None if not readable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run(url: str | sa.URL, label: str, *, total: int, batch: int, agents: int, plugins: int) -> None:
     """Write ``total`` events in batches and print the rates."""
-    engine = create_engine_from_url(url)
+    engine = create_engine_from_url(url, pool_size=1, max_overflow=0) if "postgres" in str(url) else None
+    engine = engine or create_engine_from_url(url)
     batches = [make_batch(start, batch, agents, plugins) for start in range(0, total, batch)]
     rows = sum(len(a) + len(c) + len(e) + len(d) for a, c, e, d in batches)
+    backend = None
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            backend = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    server_cpu = _backend_cpu(backend)
     began, cpu = time.perf_counter(), time.process_time()
     for agent_rows, contacts, events, deliveries in batches:
         with session_scope(engine) as session:
             write_batch(session, agents=agent_rows, contacts=contacts, events=events, deliveries=deliveries)
     elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+    after = _backend_cpu(backend)
+    server = ""
+    if after is not None and server_cpu is not None:
+        server = f", PostgreSQL backend CPU {(after - server_cpu) / elapsed:4.0%}"
     with engine.connect() as connection:
         stored = connection.execute(sa.text("SELECT count(*) FROM events")).scalar_one()
     engine.dispose()
     assert stored == total, (stored, total)
     print(
         f"{label:<11} {total:>8} events in {elapsed:6.2f} s: {total / elapsed:>9,.0f} events/s, "
-        f"{rows / elapsed:>9,.0f} rows/s; hub process CPU {cpu / elapsed:4.0%} of wall time "
-        f"(batch {batch}, {agents} agents, {plugins} deliveries/event)"
+        f"{rows / elapsed:>9,.0f} rows/s (batch {batch}, {agents} agents, {plugins} deliveries/event)\n"
+        f"{'':<11} time: hub process CPU {cpu / elapsed:4.0%}{server} of wall time; "
+        f"{total / cpu:,.0f} events per hub CPU-second; load average {os.getloadavg()[0]:.1f}"
     )
 
 
