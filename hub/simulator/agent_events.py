@@ -61,6 +61,9 @@ def _contact(config: SimulationConfig, leg: Leg) -> JSON:
 def aes_snapshot(config: SimulationConfig, agent: Agent) -> JSON:
     """The ``AgentSnapshot`` of ``agent`` as it is now."""
     used = {ch: len(agent.legs_of(ch)) for ch in _CHANNEL_QUEUES}
+    profile = agent.profile
+    queues = [config.queue_spec(q) for q in profile.queue_ids]
+    outbound = config.queue_spec(profile.default_outbound_queue)
     snap: JSON = {
         "AgentStatus": {
             "ARN": state_arn(config, agent.selected),
@@ -74,21 +77,19 @@ def aes_snapshot(config: SimulationConfig, agent: Agent) -> JSON:
             "Username": agent.username,
             "AgentHierarchyGroups": None,
             "RoutingProfile": {
-                "ARN": config.arn("routing-profile/rp-simulated"),
-                "Name": "Simulated Routing Profile",
-                "InboundQueues": [_queue(config, q.queue_id, q.name, q.channels) for q in config.queues]
+                "ARN": config.arn(f"routing-profile/{profile.profile_id}"),
+                "Name": profile.name,
+                "InboundQueues": [_queue(config, q.queue_id, q.name, q.channels) for q in queues]
                 + [_queue(config, f"agent/{agent.agent_id}", None, _CHANNEL_QUEUES)],
-                "DefaultOutboundQueue": _queue(
-                    config, config.queues[0].queue_id, config.queues[0].name, config.queues[0].channels
-                ),
+                "DefaultOutboundQueue": _queue(config, outbound.queue_id, outbound.name, outbound.channels),
                 "Concurrency": [
                     {
                         "Channel": ch,
-                        "AvailableSlots": max(0, config.concurrency.get(ch, 0) - used[ch]),
-                        "MaximumSlots": config.concurrency.get(ch, 0),
+                        "AvailableSlots": max(0, profile.concurrency.get(ch, 0) - used[ch]),
+                        "MaximumSlots": profile.concurrency.get(ch, 0),
                     }
                     for ch in _CHANNEL_QUEUES
-                    if config.concurrency.get(ch, 0) > 0
+                    if profile.concurrency.get(ch, 0) > 0
                 ],
             },
         },

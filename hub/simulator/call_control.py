@@ -238,7 +238,7 @@ class CallControl:
             raise CTIError.bad_endpoint("outbound calls need a phone_number endpoint")
         number = str(endpoint.get("phoneNumber") or "")
         _check_phone(number)
-        queue = self.queue(queue_arn)
+        queue = self.queue(queue_arn or agent.profile.default_outbound_queue)
         customer = Connection(
             self.ids.uuid(),
             "outbound",

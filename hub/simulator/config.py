@@ -10,6 +10,7 @@ __all__ = [
     "DEFAULT_AGENT_STATES",
     "AgentStateSpec",
     "QueueSpec",
+    "RoutingProfileSpec",
     "SimulationConfig",
     "agent_resource_id",
 ]
@@ -49,6 +50,25 @@ class QueueSpec:
     channels: tuple[str, ...] = ("VOICE", "CHAT", "TASK")
 
 
+@dataclass(frozen=True)
+class RoutingProfileSpec:
+    """A routing profile: the queues its agents serve and their channel concurrency."""
+
+    profile_id: str
+    name: str
+    queue_ids: tuple[str, ...]
+    concurrency: dict[str, int]
+    default_outbound_queue: str = "q-basic"
+
+
+DEFAULT_ROUTING_PROFILES: tuple[RoutingProfileSpec, ...] = (
+    RoutingProfileSpec(
+        "rp-front-line", "Front Line", ("q-basic", "q-sales", "q-support"), {"VOICE": 1, "CHAT": 2, "TASK": 1}
+    ),
+    RoutingProfileSpec("rp-back-office", "Back Office", ("q-support", "q-basic"), {"VOICE": 1, "CHAT": 3, "TASK": 3}),
+)
+
+
 @dataclass
 class SimulationConfig:
     """Everything that shapes a simulated contact center. Rates are per hour, durations in seconds.
@@ -69,8 +89,8 @@ class SimulationConfig:
         QueueSpec("q-sales", "Sales", ("VOICE", "CHAT")),
     )
     agent_states: tuple[AgentStateSpec, ...] = DEFAULT_AGENT_STATES
-    #: channel concurrency of the routing profile every simulated agent uses
-    concurrency: dict[str, int] = field(default_factory=lambda: {"VOICE": 1, "CHAT": 2, "TASK": 2})
+    #: routing profiles, assigned to agents in turn (agent i gets profile i mod n)
+    routing_profiles: tuple[RoutingProfileSpec, ...] = DEFAULT_ROUTING_PROFILES
     #: arrivals per hour over the whole center (Poisson)
     arrival_rates: dict[str, float] = field(
         default_factory=lambda: {"VOICE": 60.0, "CHAT": 40.0, "TASK": 20.0, "CALLBACK": 8.0}
@@ -121,6 +141,19 @@ class SimulationConfig:
     def instance_arn(self) -> str:
         """``arn:aws:connect:<region>:<account>:instance/<id>``."""
         return f"arn:aws:connect:{self.region}:{self.account_id}:instance/{self.instance_id}"
+
+    def profile_of(self, index: int) -> RoutingProfileSpec:
+        """The routing profile of the ``index``-th agent."""
+        if not self.routing_profiles:
+            raise ValueError("a simulation needs at least one routing profile")
+        return self.routing_profiles[index % len(self.routing_profiles)]
+
+    def queue_spec(self, queue_id: str) -> QueueSpec:
+        """The queue with id ``queue_id``."""
+        for queue in self.queues:
+            if queue.queue_id == queue_id:
+                return queue
+        raise KeyError(f"no queue {queue_id!r}")
 
     def arn(self, suffix: str) -> str:
         """An ARN under the instance, e.g. ``arn("queue/q-basic")``."""

@@ -3,12 +3,11 @@ is complete (after after-contact work)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from hub.simulator.clock import iso_s
 from hub.simulator.config import SimulationConfig
-from hub.simulator.model import Contact
+from hub.simulator.model import Agent, Contact
 
 __all__ = ["CTR_FORMAT_VERSION", "contact_record"]
 
@@ -27,20 +26,20 @@ def _secs(ms: int) -> int:
 def contact_record(
     config: SimulationConfig,
     contact: Contact,
-    usernames: Mapping[str, str],
+    handler: Agent | None,
     now: int,
     voice_id_result: JSON | None = None,
 ) -> JSON:
-    """The contact record of a completed ``contact``; ``usernames`` maps agent ids to logins."""
+    """The contact record of a completed ``contact``; ``handler`` is the agent it was connected to."""
     agent: JSON | None = None
-    if contact.agent_id is not None and contact.connected_to_agent_ms is not None:
+    if handler is not None and contact.connected_to_agent_ms is not None:
         end = contact.disconnect_ms if contact.disconnect_ms is not None else now
         acw = None
         if contact.acw_start_ms is not None and contact.acw_end_ms is not None:
             acw = _secs(contact.acw_end_ms - contact.acw_start_ms)
         agent = {
-            "ARN": config.arn(f"agent/{contact.agent_id}"),
-            "Username": usernames.get(contact.agent_id),
+            "ARN": config.arn(f"agent/{handler.agent_id}"),
+            "Username": handler.username,
             "ConnectedToAgentTimestamp": _ts(contact.connected_to_agent_ms),
             "AgentInteractionDuration": _secs(end - contact.connected_to_agent_ms - contact.holds.total_ms),
             "CustomerHoldDuration": _secs(contact.holds.total_ms),
@@ -50,8 +49,8 @@ def contact_record(
             "AfterContactWorkEndTimestamp": _ts(contact.acw_end_ms),
             "AfterContactWorkDuration": acw,
             "RoutingProfile": {
-                "ARN": config.arn("routing-profile/rp-simulated"),
-                "Name": "Simulated Routing Profile",
+                "ARN": config.arn(f"routing-profile/{handler.profile.profile_id}"),
+                "Name": handler.profile.name,
             },
             "HierarchyGroups": None,
         }

@@ -3,7 +3,7 @@ agent, heartbeats, contact events and contact records, all sent to one :class:`S
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from hub.simulator.agent_events import aes_record, aes_snapshot
@@ -112,7 +112,7 @@ class Emitter:
         """Send one EventBridge contact event."""
         self.sink.contact_event(contact_event(self.config, contact, event_type, self.ids.uuid(), now))
 
-    def contact_record(self, contact: Contact, usernames: Mapping[str, str], now: int) -> None:
+    def contact_record(self, contact: Contact, handler: Agent | None, now: int) -> None:
         """Send the contact record of a completed contact."""
         result = self.voice_id_result(contact) if self.voice_id_result is not None else None
-        self.sink.contact_record(contact_record(self.config, contact, usernames, now, result))
+        self.sink.contact_record(contact_record(self.config, contact, handler, now, result))

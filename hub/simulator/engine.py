@@ -64,6 +64,7 @@ class ContactCenter(CallControl):
                 extension=f"+1555555{1000 + i:04d}",
                 selected=offline,
                 selected_ms=self.now,
+                profile=config.profile_of(i),
                 manual=aid in manual or username in manual,
             )
         self.emitter = Emitter(config, sink, self.scheduler, self.ids, list(self.agents.values()))
@@ -269,7 +270,7 @@ class ContactCenter(CallControl):
             return False
         if any(leg.contact.channel != channel for leg in agent.legs.values()):
             return False
-        return len(agent.legs_of(channel)) < self.config.concurrency.get(channel, 0)
+        return len(agent.legs_of(channel)) < agent.profile.concurrency.get(channel, 0)
 
     def _route(self) -> None:
         for contact in list(self._queue):
@@ -278,7 +279,9 @@ class ContactCenter(CallControl):
             candidates = [
                 a
                 for a in self.agents.values()
-                if contact.contact_id not in a.legs and self.can_route(a, contact.channel)
+                if contact.queue.queue_id in a.profile.queue_ids
+                and contact.contact_id not in a.legs
+                and self.can_route(a, contact.channel)
             ]
             if candidates:
                 agent = min(candidates, key=lambda a: (a.idle_since, a.index))
@@ -516,5 +519,4 @@ class ContactCenter(CallControl):
             return
         contact.done = True
         self._event(contact, "COMPLETED")
-        usernames = {a.agent_id: a.username for a in self.agents.values()}
-        self.emitter.contact_record(contact, usernames, self.now)
+        self.emitter.contact_record(contact, self.agents.get(contact.agent_id or ""), self.now)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.simulator.config import AgentStateSpec, QueueSpec
+from hub.simulator.config import AgentStateSpec, QueueSpec, RoutingProfileSpec
 
 __all__ = ["VOICE_TYPES", "Agent", "Connection", "Contact", "HoldTracker", "Leg"]
 
@@ -141,6 +141,7 @@ class Agent:
     extension: str
     selected: AgentStateSpec
     selected_ms: int
+    profile: RoutingProfileSpec
     manual: bool = False
     logged_in: bool = False
     logout_ms: int | None = None

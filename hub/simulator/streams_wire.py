@@ -130,8 +130,11 @@ def agent_snapshot(config: SimulationConfig, agent: Agent, now: int) -> JSON:
 
 def agent_configuration(config: SimulationConfig, agent: Agent) -> JSON:
     """The agent configuration as ``agent.getConfiguration()`` returns it (oracle scenario shape)."""
-    default_queue = config.queues[0]
-    queues: list[JSON] = [{"queueARN": config.arn(f"queue/{q.queue_id}"), "name": q.name} for q in config.queues]
+    profile = agent.profile
+    default_queue = config.queue_spec(profile.default_outbound_queue)
+    queues: list[JSON] = [
+        {"queueARN": config.arn(f"queue/{q}"), "name": config.queue_spec(q).name} for q in profile.queue_ids
+    ]
     queues.append({"queueARN": config.arn(f"queue/agent/{agent.agent_id}"), "name": None})
     return {
         "name": f"{agent.first_name} {agent.last_name}",
@@ -142,13 +145,13 @@ def agent_configuration(config: SimulationConfig, agent: Agent) -> JSON:
         "agentARN": config.arn(f"agent/{agent.agent_id}"),
         "agentPreferences": {"locale": "en_US"},
         "routingProfile": {
-            "name": "Simulated Routing Profile",
-            "routingProfileARN": config.arn("routing-profile/rp-simulated"),
+            "name": profile.name,
+            "routingProfileARN": config.arn(f"routing-profile/{profile.profile_id}"),
             "defaultOutboundQueue": {
                 "queueARN": config.arn(f"queue/{default_queue.queue_id}"),
                 "name": default_queue.name,
             },
-            "channelConcurrencyMap": dict(config.concurrency),
+            "channelConcurrencyMap": dict(profile.concurrency),
             "queues": queues,
         },
         "agentStates": [

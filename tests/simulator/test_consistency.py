@@ -107,17 +107,25 @@ def test_agent_event_stream_agrees_with_streams_agent_data(busy_run: FinishedRun
 
 
 def test_channel_concurrency_is_never_exceeded(busy_run: FinishedRun) -> None:
-    limits = SimulationConfig().concurrency
-    peak: Counter[str] = Counter()
+    peak: Counter[tuple[str, str]] = Counter()
+    profiles = {p.name: p for p in SimulationConfig().routing_profiles}
     for _, data in busy_run.sink.agent_data_items:
         contacts = data["snapshot"]["contacts"]
+        routing = data["configuration"]["routingProfile"]
+        limits = routing["channelConcurrencyMap"]
+        assert limits == profiles[routing["name"]].concurrency
+        served = {q["queueARN"] for q in routing["queues"]}
         per_channel = Counter(CHANNEL[c["type"]] for c in contacts)
         assert len(per_channel) <= 1, "channels are never mixed on one agent"
         for channel, count in per_channel.items():
             assert count <= limits[channel]
-            peak[channel] = max(peak[channel], count)
-        assert data["configuration"]["routingProfile"]["channelConcurrencyMap"] == limits
-    assert peak["CHAT"] == limits["CHAT"]  # the limit is actually reached, so the check means something
+            peak[(routing["name"], channel)] = max(peak[(routing["name"], channel)], count)
+        for contact in contacts:
+            if contact["initiationMethod"] != "outbound":
+                assert contact["queue"]["queueARN"] in served, "routed only from the profile's queues"
+    for name, profile in profiles.items():  # the limits are reached, so the checks mean something
+        assert peak[(name, "CHAT")] == profile.concurrency["CHAT"]
+        assert peak[(name, "TASK")] == profile.concurrency["TASK"]
 
 
 def test_timestamps_are_monotonic_and_well_formed(busy_run: FinishedRun) -> None:
