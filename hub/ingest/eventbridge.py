@@ -84,14 +84,18 @@ _REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["id", "detail-type", "source", "detail"],
     "properties": {
-        "version": {"type": "string"},
+        "version": {"type": ["string", "null"]},
         "id": {"type": "string", "minLength": 1, "maxLength": _MAX_EVENT_ID},
         "detail-type": {"type": "string", "enum": ["Amazon Connect Contact Event"]},
         "source": {"type": "string", "enum": ["aws.connect"]},
-        "account": {"type": "string"},
-        "time": {"type": "string", "format": "date-time"},
-        "region": {"type": "string"},
-        "resources": {"type": "array", "items": {"type": "string"}},
+        "account": {"type": ["string", "null"]},
+        "time": {
+            "type": ["string", "number", "null"],
+            "format": "date-time",
+            "description": "ISO 8601 (or epoch seconds)",
+        },
+        "region": {"type": ["string", "null"]},
+        "resources": {"type": ["array", "null"], "items": {"type": "string"}},
         "detail": {
             "type": "object",
             "required": ["eventType", "contactId"],

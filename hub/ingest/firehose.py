@@ -83,7 +83,10 @@ _REQUEST_SCHEMA: dict[str, Any] = {
     "required": ["requestId", "timestamp", "records"],
     "properties": {
         "requestId": {"type": "string", "minLength": 1, "maxLength": MAX_REQUEST_ID},
-        "timestamp": {"type": "integer", "description": "ms since the epoch"},
+        "timestamp": {
+            "type": ["integer", "string"],
+            "description": "ms since the epoch (Firehose sends an integer; a numeric string is tolerated)",
+        },
         "records": {
             "type": "array",
             "minItems": 1,
