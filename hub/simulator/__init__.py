@@ -16,7 +16,7 @@ Typical use::
 """
 
 from hub.simulator.backend import OPERATIONS, SimulatedBackend
-from hub.simulator.config import AgentStateSpec, QueueSpec, SimulationConfig, agent_resource_id
+from hub.simulator.config import AgentStateSpec, QueueSpec, RoutingProfileSpec, SimulationConfig, agent_resource_id
 from hub.simulator.errors import CTIError
 from hub.simulator.firehose import FirehoseBatchingSink, decode_envelope, firehose_envelope
 from hub.simulator.runner import Progress, RunResult, Simulation, run
@@ -34,6 +34,7 @@ __all__ = [
     "FirehoseBatchingSink",
     "Progress",
     "QueueSpec",
+    "RoutingProfileSpec",
     "RunResult",
     "SimulatedBackend",
     "SimulatedVoiceId",

@@ -126,6 +126,9 @@ class SimulationConfig:
     #: an agent logs out after this long on shift and logs in again a quarter of it later (0 = never)
     shift_length: float = 9000.0
     heartbeat_interval: float = 120.0
+    #: the Streams worker re-sends the current agent data after every configuration poll (30 s in
+    #: real life), giving identical updates; 0 leaves those duplicates out
+    streams_resend_interval: float = 0.0
     #: agents (resource ids or usernames) the simulator does not drive: they only act through the backend
     manual_agents: tuple[str, ...] = ()
     first_names: tuple[str, ...] = (

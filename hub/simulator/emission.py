@@ -39,6 +39,8 @@ class Emitter:
         #: computes a contact record's ``VoiceIdResult`` (set by the simulation when Voice ID is on)
         self.voice_id_result: Callable[[Contact], JSON | None] | None = None
         self._last_wire: dict[str, JSON] = {}
+        self._last_data: dict[str, JSON] = {}
+        self._resends: dict[str, Timer] = {}
         self._last_aes: dict[str, JSON] = {}
         self._heartbeats: dict[str, Timer] = {}
         self._configs = {a.agent_id: agent_configuration(config, a) for a in agents}
@@ -68,9 +70,9 @@ class Emitter:
             key = {k: v for k, v in snapshot.items() if k != "snapshotTimestamp"}
             if key != self._last_wire.get(agent.agent_id):
                 self._last_wire[agent.agent_id] = key
-                self.sink.agent_data(
-                    agent.agent_id, {"snapshot": snapshot, "configuration": self._configs[agent.agent_id]}
-                )
+                data = {"snapshot": snapshot, "configuration": self._configs[agent.agent_id]}
+                self._last_data[agent.agent_id] = data
+                self.sink.agent_data(agent.agent_id, data)
             current = aes_snapshot(self.config, agent)
             previous = self._last_aes.get(agent.agent_id)
             if current != previous:
@@ -97,10 +99,24 @@ class Emitter:
         current = self._last_aes.get(agent.agent_id) or aes_snapshot(self.config, agent)
         self._agent_event(agent, "HEART_BEAT", now, current, current)
 
+    def _resend(self, agent: Agent) -> None:
+        if not agent.logged_in:
+            self._resends.pop(agent.agent_id, None)
+            return
+        data = self._last_data.get(agent.agent_id)
+        if data is not None:
+            self.sink.agent_data(agent.agent_id, data)  # the same snapshot again, as the worker does
+        interval = int(self.config.streams_resend_interval * 1000)
+        self._resends[agent.agent_id] = self.scheduler.after(interval, lambda: self._resend(agent))
+
     def login(self, agent: Agent, now: int) -> None:
         """Send ``LOGIN`` (the agent's Streams data starts with the next flush)."""
         current = aes_snapshot(self.config, agent)
         self._last_wire.pop(agent.agent_id, None)
+        self._last_data.pop(agent.agent_id, None)
+        if self.config.streams_resend_interval > 0 and agent.agent_id not in self._resends:
+            interval = int(self.config.streams_resend_interval * 1000)
+            self._resends[agent.agent_id] = self.scheduler.after(interval, lambda: self._resend(agent))
         self._agent_event(agent, "LOGIN", now, current, self._last_aes.get(agent.agent_id, current))
 
     def logout(self, agent: Agent, now: int) -> None:

@@ -74,3 +74,14 @@ def test_emit_scenario_has_the_oracle_shape() -> None:
 def test_emit_scenario_unknown_agent() -> None:
     with pytest.raises(KeyError):
         emit_scenario("nobody", 1, 10)
+
+
+def test_streams_resend_interval_repeats_the_current_agent_data() -> None:
+    plain, resent = CollectingSink(), CollectingSink()
+    run(SimulationConfig(agents=2), 5, 900, sink=plain)
+    run(SimulationConfig(agents=2, streams_resend_interval=30.0), 5, 900, sink=resent)
+    assert len(resent.agent_data_items) > len(plain.agent_data_items)
+    duplicates = [(a, b) for a, b in zip(resent.agent_data_items, resent.agent_data_items[1:], strict=False) if a == b]
+    assert duplicates  # the very same update again, snapshotTimestamp included
+    distinct = [item for i, item in enumerate(resent.agent_data_items) if item not in resent.agent_data_items[:i]]
+    assert distinct == plain.agent_data_items  # otherwise nothing changes
