@@ -1,14 +1,31 @@
 """Connect Hub persistence: SQLAlchemy 2 models, Alembic migrations, batched writes and the outbox.
 
-Typical use by the runtime::
+How the runtime uses it::
 
-    engine = create_engine_from_url(settings.database.url)
-    upgrade(settings.database.url)                      # once at start-up
-    with session_scope(engine) as session:              # ingest: one transaction per input batch
-        fresh = claim_receipts(session, receipts)       # drop inputs already seen
-        write_batch(session, agents=..., contacts=..., events=..., deliveries=...)
-    with session_scope(engine) as session:              # relay
-        due = claim_due_deliveries(session, 500)        # publish `due` after the commit
+    engine = create_engine_from_url(url)          # per process; in forked workers, after the fork
+    upgrade(url)                                  # once at start-up (``connect-hub db upgrade``)
+
+    # Ingest: one transaction per input batch (the transactional outbox).
+    with session_scope(engine) as session:
+        fresh = claim_receipts(session, receipts)     # inputs already seen are dropped
+        write_batch(session, agents=..., state_changes=..., contacts=..., events=..., deliveries=...)
+
+    # Relay: publish after the commit; now and then recover lost messages.
+    with session_scope(engine) as session:
+        due = claim_due_deliveries(session, 500)      # FOR UPDATE SKIP LOCKED on PostgreSQL
+        requeue_stale(session, older_than=...)
+
+    # Worker, per delivery (the hook runs outside any transaction):
+    with session_scope(engine) as session:
+        if not is_next_in_order(session, delivery_id):
+            mark_deferred(session, delivery_id)        # an earlier call for this key is unfinished
+        attempt = mark_running(session, delivery_id)   # None: finished already (duplicate message)
+    ... run the hook ...
+    with session_scope(engine) as session:
+        mark_succeeded(session, delivery_id)           # or mark_failed(..., next_attempt_at | dead=True)
+
+Reads: :func:`list_deliveries`, :func:`list_dead_letters` / :func:`retry_dead_letters`,
+:func:`list_events` (replay), :func:`load_agents` (rebuild sessions), :func:`get_contact`.
 """
 
 from ._engine import create_engine_from_url, normalize_url, session_scope
@@ -30,6 +47,7 @@ from ._outbox import (
     is_next_in_order,
     list_dead_letters,
     list_deliveries,
+    mark_deferred,
     mark_failed,
     mark_queued,
     mark_running,
@@ -94,6 +112,7 @@ __all__ = [
     "list_deliveries",
     "list_events",
     "load_agents",
+    "mark_deferred",
     "mark_failed",
     "mark_queued",
     "mark_running",

@@ -30,6 +30,7 @@ __all__ = [
     "is_next_in_order",
     "list_dead_letters",
     "list_deliveries",
+    "mark_deferred",
     "mark_failed",
     "mark_queued",
     "mark_running",
@@ -207,6 +208,23 @@ def mark_failed(
             )
         )
     return True
+
+
+def mark_deferred(
+    session: Session, delivery_id: int, *, until: dt.datetime | None = None, now: dt.datetime | None = None
+) -> bool:
+    """Hand a queued delivery back to the outbox without an attempt: ``pending``, due at ``until``.
+
+    For a worker that received a delivery which is not next in order for its key
+    (:func:`is_next_in_order`); call it instead of :func:`mark_running`. Returns ``False`` if the
+    delivery is not ``queued`` (already running, finished or unknown).
+    """
+    result = session.execute(
+        sa.update(DELIVERIES)
+        .where(_d.id == delivery_id, _d.status == DeliveryStatus.QUEUED.value)
+        .values(status=DeliveryStatus.PENDING.value, next_attempt_at=until or now or utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def requeue_stale(session: Session, *, older_than: dt.timedelta, now: dt.datetime | None = None) -> list[int]:

@@ -18,6 +18,7 @@ from hub.db import (
     is_next_in_order,
     list_dead_letters,
     list_deliveries,
+    mark_deferred,
     mark_failed,
     mark_queued,
     mark_running,
@@ -238,3 +239,17 @@ def test_list_deliveries_filters(engine: Engine) -> None:
         assert listed(newest_first=True, after_id=ids[2]) == [ids[1], ids[0]]
         assert listed(since=t(1)) == []
         assert listed(hook="other") == []
+
+
+def test_a_delivery_that_is_not_next_is_deferred_without_an_attempt(engine: Engine) -> None:
+    first, second = add(engine, rec("k1"), rec("k2"))
+    with session_scope(engine) as session:
+        claim_due_deliveries(session, 10, now=t(1))
+        assert not is_next_in_order(session, second)
+        assert mark_deferred(session, second, until=t(5))
+        assert not mark_deferred(session, second)  # no longer queued
+        mark_running(session, first)
+        mark_succeeded(session, first)
+        assert fetch_due_deliveries(session, 10, now=t(4)) == []
+        (due,) = fetch_due_deliveries(session, 10, now=t(5))
+    assert (due.id, due.status, due.attempts) == (second, "pending", 0)
