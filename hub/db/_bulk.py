@@ -7,7 +7,7 @@ query on every call; measured in ``bench/db_write.py``, that capped the write pa
 
 * PostgreSQL: ``INSERT ... SELECT * FROM unnest(%s::type[], ...)``, one array parameter per column,
   so the query text is constant (prepared once, no parsing per row) and psycopg adapts the arrays in C;
-* SQLite: ``INSERT ... VALUES (?, ...), (?, ...)`` in chunks under the 32,766 parameter limit, run by
+* SQLite: ``INSERT ... VALUES (?, ...), (?, ...)`` in chunks under the bound-parameter limit, run by
   the ``sqlite3`` module in C.
 
 The ``ON CONFLICT`` clause is the same text on both databases. Values are stored exactly as the
@@ -18,6 +18,7 @@ the same serialiser), so the ORM reads them back unchanged; the tests run every 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Callable, Sequence
 from functools import cache, lru_cache
 from typing import Any
@@ -30,7 +31,6 @@ from ._types import JSONType, UTCDateTime, json_dumps
 
 __all__ = ["bulk_insert", "quote"]
 
-_SQLITE_MAX_VARIABLES = 32_766
 _SQLITE_MAX_ROWS = 2_000
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -93,6 +93,15 @@ def _pg_array_type(column: sa.Column[Any]) -> str:
     return f"{column.type.compile(dialect=_PG)}[]"
 
 
+def _sqlite_variable_limit(connection: sa.Connection) -> int:
+    """The build's bound-parameter limit (32,766 since SQLite 3.32; 999 before)."""
+    driver = connection.connection.driver_connection
+    getlimit = getattr(driver, "getlimit", None)
+    if getlimit is None:  # Python < 3.11 or another driver
+        return 999
+    return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+
+
 @cache
 def _pg_statement(table: sa.Table, columns: tuple[str, ...], tail: str) -> str:
     # %b: binary parameters (arrays dumped without text quoting, several times faster).
@@ -141,7 +150,7 @@ def bulk_insert(
         return [tuple(r) for r in result] if returning else []
     if dialect != "sqlite":
         raise NotImplementedError(f"unsupported database dialect {dialect!r} (SQLite and PostgreSQL only)")
-    per_chunk = min(_SQLITE_MAX_ROWS, _SQLITE_MAX_VARIABLES // len(cols))
+    per_chunk = min(_SQLITE_MAX_ROWS, _sqlite_variable_limit(connection) // len(cols))
     for start in range(0, len(rows), per_chunk):
         chunk = rows[start : start + per_chunk]
         statement = _sqlite_statement(table, cols, len(chunk), tail)

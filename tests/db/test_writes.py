@@ -323,3 +323,21 @@ def test_write_batch_receipts_are_seen_by_later_claims_and_pruned(engine: Engine
         assert claim_receipts(session, [Receipt("eventbridge", "ev-1"), Receipt("eventbridge", "ev-2")]) == {
             Receipt("eventbridge", "ev-1")
         }
+
+
+def test_large_batches_span_several_statements_in_order(engine: Engine) -> None:
+    count = 4_500  # more rows than one SQLite statement takes
+    records = [
+        EventRecord(name="contact::record", occurred_at=t(i), source="ctr", contact_id=f"c{i}") for i in range(count)
+    ]
+    keyed = [event(seq) for seq in range(1, count + 1)]
+    deliveries = [delivery(seq) for seq in range(1, count + 1)]
+    contacts = [ContactUpsert(contact_id=f"c{i}", source_ts=t(i), queue_name="Sales") for i in range(count)]
+    with session_scope(engine) as session:
+        result = write_batch(session, events=[*records, *keyed], deliveries=deliveries, contacts=contacts)
+        by_id = {e.id: e.contact_id for e in list_events(session, limit=2 * count)}
+        assert get_contact(session, f"c{count - 1}") is not None
+    assert [by_id[i] for i in result.agentless_event_ids] == [f"c{i}" for i in range(count)]
+    assert len(result.event_ids) == count
+    assert len(result.delivery_ids) == count
+    assert result.events_inserted == 2 * count
