@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import click
 
+from hub.cli._bridge import bridge
 from hub.cli._replay import replay
 from hub.cli._serve import serve
+from hub.cli._worker import worker
+from hub.cli._db import db
 
 __all__ = ["main"]
 
@@ -21,3 +24,6 @@ def main() -> None:
 
 main.add_command(replay)
 main.add_command(serve)
+main.add_command(worker)
+main.add_command(db)
+main.add_command(bridge)

@@ -1,0 +1,128 @@
+"""The Celery application that runs deliveries, built from the hub settings.
+
+Configuration (see ``docs/architecture.md`` and the engineering notes §2.11):
+
+* JSON only; no result backend (the ``deliveries`` table is the record);
+* ``task_acks_late`` + ``task_reject_on_worker_lost``: a worker killed mid-hook gets its message
+  redelivered; the attempt counter lives in the database row, so a poison message ends as a dead
+  letter instead of looping;
+* ``worker_prefetch_multiplier=1``: a worker reserves one message at a time;
+* ``worker_cancel_long_running_tasks_on_connection_loss``: a late-ack task whose channel died is
+  stopped (the broker redelivers it anyway);
+* RabbitMQ: publisher confirms; Redis: a visibility timeout well above the longest hook run; the
+  embedded broker: ``hubfs://`` (see :mod:`hub.runtime._transport`), remote control off.
+
+Retries are NOT broker ETAs: the executor writes ``next_attempt_at`` and the relay publishes again.
+Plugins are loaded once per worker process in ``worker_process_init`` (or lazily on the first task for
+pools that do not fork), and the database engine is created there, after the fork.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, signals
+
+from hub.config import HubSettings, hub_settings, load_settings
+from hub.db import create_engine_from_url
+from hub.plugins import HubPlugins, load_plugins
+from hub.runtime._executor import Executor
+from hub.runtime._settings import RuntimeOptions
+
+__all__ = ["TASK_NAME", "WorkerProcess", "create_app", "worker_process"]
+
+_log = logging.getLogger("connect_hub.worker")
+
+#: The name of the one task the hub publishes: run groups of deliveries.
+TASK_NAME = "connect_hub.deliver"
+
+
+def create_app(options: RuntimeOptions) -> Celery:
+    """The Celery app for ``options`` with the hub's task registered."""
+    app = Celery("connect_hub", broker=options.broker.url, set_as_current=False)
+    conf: dict[str, Any] = {
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        "task_ignore_result": True,
+        "result_backend": None,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure_or_timeout": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "broker_transport_options": dict(options.broker.transport_options),
+        "broker_connection_retry_on_startup": True,
+        "task_default_queue": options.queue,
+        "task_create_missing_queues": True,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "task_send_sent_event": False,
+    }
+    if options.broker.embedded:
+        conf["worker_enable_remote_control"] = False
+        conf["broker_transport_options"]["control_folder"] = str((options.broker.folder or Path(".")) / "control")
+    app.conf.update(conf)
+
+    @app.task(  # type: ignore[untyped-decorator]
+        name=TASK_NAME, bind=False, ignore_result=True, acks_late=True, reject_on_worker_lost=True
+    )
+    def deliver(groups: list[list[int]], sent_at: float | None = None) -> dict[str, int]:
+        """Run groups of deliveries (ids in order per ordering key and plugin)."""
+        outcome = worker_process().executor.run_message(groups)
+        return {"succeeded": outcome.succeeded, "retrying": outcome.retrying, "dead": outcome.dead}
+
+    return app
+
+
+@dataclass
+class WorkerProcess:
+    """What one worker process holds: settings, plugins, engine and executor."""
+
+    settings: Any
+    hub: HubSettings
+    plugins: HubPlugins
+    executor: Executor
+
+
+class _State:
+    """This process's :class:`WorkerProcess` (created once, after fork)."""
+
+    current: WorkerProcess | None = None
+    pid: int | None = None
+    lock = threading.Lock()
+
+
+def worker_process() -> WorkerProcess:
+    """This process's worker state: settings loaded, plugins loaded and started, engine created."""
+    with _State.lock:
+        if _State.current is None or _State.pid != os.getpid():
+            settings = load_settings()
+            plugins = load_plugins(settings)
+            plugins.validate(settings)
+            typed = hub_settings(settings)
+            plugins.startup(None)
+            engine = create_engine_from_url(typed.database.url)
+            _State.current = WorkerProcess(settings, typed, plugins, Executor(engine, plugins, typed.workers))
+            _State.pid = os.getpid()
+            _log.info("worker process %s ready: plugins %s", os.getpid(), ", ".join(plugins.enabled()) or "none")
+        return _State.current
+
+
+@signals.worker_process_init.connect  # type: ignore[untyped-decorator]
+def _on_worker_process_init(**_: Any) -> None:
+    """Load plugins and create the engine in each forked pool process."""
+    worker_process()
+
+
+@signals.worker_process_shutdown.connect  # type: ignore[untyped-decorator]
+def _on_worker_process_shutdown(**_: Any) -> None:
+    current = _State.current
+    if current is not None and _State.pid == os.getpid():
+        current.plugins.shutdown(None)
+        current.executor.engine.dispose()

@@ -1,0 +1,370 @@
+"""The ingest pipeline: agent data in → core sessions → derived events → one outbox transaction.
+
+One :meth:`Pipeline.ingest` call takes a batch of inputs (wire snapshots, configurations or normalised
+agent data, each for one agent key), applies them in order to the agents' sessions, and writes in ONE
+transaction:
+
+* the events worth keeping (:func:`hub.db.is_persisted_event`) plus every event some plugin hooks;
+* the contact rows (upserted, versioned by the snapshot time: stale input never overwrites newer);
+* the agent rows (the latest agent data, so sessions are rebuilt after a restart) and state history;
+* one delivery per (enabled plugin implementing the hook, event): the outbox. Its idempotency key is
+  ``<agent key>/<seq>/<plugin>`` (deterministic: the per-agent event ``seq`` continues from the stored
+  ``agents.last_seq``), its ordering key the contact (``<agent key>|<contact id>``) or the agent key.
+
+A stored event payload holds what a worker needs to rebuild the hook arguments: the snapshot (wire
+form), the removed contact's data for removal events, the old/new state names of a state change, or the
+pushed data. The agent configuration is read from the agent row at execution time (it rarely changes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+from sqlalchemy.engine import Engine
+
+from hub import Hub
+from hub._agent import AgentStateChange
+from hub._contact import Contact, ContactSnapshot
+from hub._data import AgentData, AgentSnapshot, ContactData
+from hub._errors import MalformedAgentDataError
+from hub.db import (
+    AgentRow,
+    ContactUpsert,
+    DeliveryRecord,
+    EventRecord,
+    StateChange,
+    is_persisted_event,
+    load_agents,
+    session_scope,
+    write_batch,
+)
+
+if TYPE_CHECKING:
+    from hub import AgentSession
+    from hub.plugins import HubPlugins
+
+__all__ = ["AgentInput", "IngestResult", "Pipeline", "idempotency_key", "ordering_key"]
+
+_log = logging.getLogger("connect_hub.pipeline")
+
+InputKind = Literal["snapshot", "configuration", "agent_data"]
+
+#: Streams contact types → contact record channel names.
+_CHANNELS: Mapping[str, str] = {
+    "voice": "VOICE",
+    "queue_callback": "VOICE",
+    "chat": "CHAT",
+    "task": "TASK",
+    "email": "EMAIL",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInput:
+    """One input for one agent.
+
+    :param key: the agent's key (ARN or username).
+    :param kind: ``snapshot`` (a ``GetAgentSnapshot`` snapshot), ``configuration`` (an agent
+        configuration) or ``agent_data`` (normalised ``{snapshot, configuration}``).
+    :param data: JSON text/bytes or a decoded mapping (or the typed struct).
+    :param received_at: when the hub received it (epoch seconds); defaults to the pipeline clock.
+    :param source: where it came from (``streams``, ``aes``, ``simulator``...), stored with the events.
+    """
+
+    key: str
+    kind: InputKind
+    data: Any
+    received_at: float | None = None
+    source: str = "streams"
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What one :meth:`Pipeline.ingest` call did, with per-stage timings (seconds)."""
+
+    inputs: int = 0
+    events_derived: int = 0
+    events_written: int = 0
+    contacts_upserted: int = 0
+    deliveries: int = 0
+    delivery_keys: list[str] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def ordering_key(agent_key: str, contact_id: str | None) -> str:
+    """The ordering key of a delivery: per contact (``agent|contact``) or per agent."""
+    return f"{agent_key}|{contact_id}" if contact_id else agent_key
+
+
+def idempotency_key(agent_key: str, seq: int, plugin: str) -> str:
+    """The deterministic idempotency key of the delivery of event ``seq`` of ``agent_key`` to ``plugin``."""
+    return f"{agent_key}/{seq}/{plugin}"
+
+
+@dataclass(slots=True)
+class _Agent:
+    session: AgentSession
+    seq: int
+    contacts: dict[str, ContactData] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Batch:
+    agents: dict[str, AgentRow] = field(default_factory=dict)
+    state_changes: list[StateChange] = field(default_factory=list)
+    contacts: list[ContactUpsert] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
+    deliveries: list[DeliveryRecord] = field(default_factory=list)
+
+
+def _utc(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.UTC)
+
+
+class Pipeline:
+    """Applies agent inputs to the core sessions and writes events, contacts, agents and the outbox.
+
+    :param engine: the hub database (migrated).
+    :param plugins: the loaded plugins; decides which events become deliveries.
+    :param clock: epoch seconds (``received_at`` default, session clock).
+
+    Not thread-safe: one pipeline per hub process, fed from one thread.
+    """
+
+    def __init__(self, engine: Engine, plugins: HubPlugins, *, clock: Callable[[], float] = time.time) -> None:
+        self.engine = engine
+        self.plugins = plugins
+        self.clock = clock
+        self.hub = Hub(clock=clock)
+        self._agents: dict[str, _Agent] = {}
+        self._captured: list[tuple[str, Any]] = []
+        self._routes: dict[str, tuple[bool, list[tuple[str, str]]]] = {}
+
+    # ------------------------------------------------------------------ sessions
+    def _route(self, name: str) -> tuple[bool, list[tuple[str, str]]]:
+        route = self._routes.get(name)
+        if route is None:
+            if name.count("::") >= 2:  # per-contact twin: the base event already reaches plugins
+                route = (False, [])
+            else:
+                route = (is_persisted_event(name), self.plugins.deliveries_for(name))
+            self._routes[name] = route
+        return route
+
+    def _restore(self, keys: Iterable[str]) -> None:
+        """Create sessions for unknown keys, rebuilt from their stored agent data (no events kept)."""
+        missing = sorted({k for k in keys if k not in self._agents})
+        if not missing:
+            return
+        with session_scope(self.engine, write=False) as db:
+            stored = {a.key: (a.agent_data, a.last_seq) for a in load_agents(db, missing)}
+        for key in missing:
+            session = self.hub.session(key)
+            data, seq = stored.get(key, (None, 0))
+            state = _Agent(session=session, seq=int(seq or 0))
+            if data:
+                try:
+                    session.apply_agent_data(data)
+                    snapshot = session.require_data().snapshot
+                    state.contacts = {c.contact_id: c for c in snapshot.contacts}
+                except MalformedAgentDataError:
+                    _log.warning("stored agent data of %s is unreadable; starting fresh", key)
+            session.bus.subscribe_all(self._capture)
+            self._agents[key] = state
+
+    def _capture(self, data: Any, name: str) -> None:
+        self._captured.append((name, data))
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(self, inputs: Sequence[AgentInput]) -> IngestResult:
+        """Apply ``inputs`` in order and write everything they caused in one transaction.
+
+        Malformed inputs are skipped and reported in :attr:`IngestResult.errors` (their index and
+        message); the others are written. Raises only for database errors (nothing is written then,
+        and the in-memory sessions may be ahead of the database: call :meth:`reset` to rebuild them).
+        """
+        result = IngestResult(inputs=len(inputs))
+        t0 = time.perf_counter()
+        self._restore(i.key for i in inputs)
+        t1 = time.perf_counter()
+        batch = _Batch()
+        derive = 0.0
+        for index, item in enumerate(inputs):
+            ta = time.perf_counter()
+            agent = self._agents[item.key]
+            received = item.received_at if item.received_at is not None else self.clock()
+            self._captured.clear()
+            try:
+                self._apply(agent.session, item, received)
+            except MalformedAgentDataError as err:
+                result.errors.append((index, str(err)))
+                continue
+            finally:
+                derive += time.perf_counter() - ta
+            if self._captured:
+                self._record(item, agent, received, batch, result)
+        t2 = time.perf_counter()
+        with session_scope(self.engine) as db:
+            written = write_batch(
+                db,
+                agents=list(batch.agents.values()),
+                state_changes=batch.state_changes,
+                contacts=batch.contacts,
+                events=batch.events,
+                deliveries=batch.deliveries,
+            )
+        t3 = time.perf_counter()
+        result.events_written = written.events_inserted
+        result.contacts_upserted = len(batch.contacts)
+        result.deliveries = len(written.delivery_ids)
+        result.timings = {
+            "restore": t1 - t0,
+            "decode_derive": derive,
+            "build_records": (t2 - t1) - derive,
+            "persist": t3 - t2,
+        }
+        return result
+
+    def reset(self) -> None:
+        """Forget every in-memory session; they are rebuilt from the database on next use."""
+        self.hub.terminate()
+        self.hub = Hub(clock=self.clock)
+        self._agents.clear()
+
+    @staticmethod
+    def _apply(session: AgentSession, item: AgentInput, received: float) -> None:
+        if item.kind == "snapshot":
+            session.apply_snapshot(item.data, received_at=received)
+        elif item.kind == "configuration":
+            session.apply_configuration(item.data)
+        elif item.kind == "agent_data":
+            session.apply_agent_data(item.data)
+        else:
+            raise MalformedAgentDataError(f"unknown input kind {item.kind!r}")
+
+    def _record(self, item: AgentInput, agent: _Agent, received: float, batch: _Batch, result: IngestResult) -> None:
+        session = agent.session
+        data = session.data
+        if data is None:
+            return
+        snapshot = data.snapshot
+        key = item.key
+        occurred = snapshot.snapshot_timestamp or _utc(received)
+        raw_snapshot: msgspec.Raw | None = None
+        for name, payload in self._captured:
+            result.events_derived += 1
+            persist, hooks = self._route(name)
+            if not (persist or hooks):
+                continue
+            if raw_snapshot is None:
+                raw_snapshot = msgspec.Raw(msgspec.json.encode(snapshot))
+            contact_id = payload.contact_id if isinstance(payload, Contact) else None
+            stored: dict[str, Any] = {"snapshot": raw_snapshot, "received_at": received}
+            if isinstance(payload, ContactSnapshot):
+                stored["contact"] = msgspec.Raw(msgspec.json.encode(payload._get_data()))
+            elif isinstance(payload, AgentStateChange):
+                stored["old_state"], stored["new_state"] = payload.old_state, payload.new_state
+                batch.state_changes.append(
+                    StateChange(
+                        agent_key=key,
+                        old_state=payload.old_state,
+                        new_state=payload.new_state,
+                        new_state_type=snapshot.state.type,
+                        occurred_at=snapshot.state.start_timestamp or occurred,
+                    )
+                )
+            elif isinstance(payload, Mapping):
+                stored["data"] = dict(payload)
+            agent.seq += 1
+            seq = agent.seq
+            batch.events.append(
+                EventRecord(
+                    name=name,
+                    occurred_at=occurred,
+                    source=item.source,
+                    agent_key=key,
+                    seq=seq,
+                    contact_id=contact_id,
+                    payload=stored,
+                )
+            )
+            order = ordering_key(key, contact_id)
+            for plugin, hook in hooks:
+                ikey = idempotency_key(key, seq, plugin)
+                result.delivery_keys.append(ikey)
+                batch.deliveries.append(
+                    DeliveryRecord(
+                        plugin=plugin,
+                        hook=hook,
+                        idempotency_key=ikey,
+                        event_ref=(key, seq),
+                        contact_id=contact_id,
+                        ordering_key=order,
+                    )
+                )
+        self._contacts(item, agent, snapshot, occurred, batch)
+        batch.agents[key] = _agent_row(key, data, occurred, agent.seq)
+
+    @staticmethod
+    def _contacts(
+        item: AgentInput, agent: _Agent, snapshot: AgentSnapshot, occurred: dt.datetime, batch: _Batch
+    ) -> None:
+        current = {c.contact_id: c for c in snapshot.contacts}
+        previous = agent.contacts
+        for contact_id, contact in current.items():
+            if previous.get(contact_id) == contact:
+                continue
+            batch.contacts.append(_contact_upsert(item.key, contact, occurred, item.source))
+        agent.contacts = current
+
+
+def _agent_row(key: str, data: AgentData, occurred: dt.datetime, seq: int) -> AgentRow:
+    snapshot, cfg = data.snapshot, data.configuration
+    profile = cfg.routing_profile
+    wire: Any = msgspec.Raw(msgspec.json.encode(data))
+    return AgentRow(
+        key=key,
+        snapshot_at=occurred,
+        arn=cfg.agent_arn,
+        username=cfg.username,
+        name=cfg.name,
+        routing_profile_arn=profile.routing_profile_arn,
+        routing_profile_name=profile.name,
+        state_name=snapshot.state.name,
+        state_type=snapshot.state.type,
+        state_started_at=snapshot.state.start_timestamp,
+        next_state_name=snapshot.next_state.name if snapshot.next_state else None,
+        last_seq=seq,
+        agent_data=wire,
+    )
+
+
+def _contact_upsert(agent_key: str, c: ContactData, occurred: dt.datetime, source: str) -> ContactUpsert:
+    state = c.state.type
+    ts = c.state.timestamp
+    return ContactUpsert(
+        contact_id=c.contact_id,
+        source_ts=occurred,
+        source=source,
+        channel=_CHANNELS.get(c.type),
+        contact_type=c.type,
+        initiation_method=c.initiation_method,
+        queue_arn=c.queue.queue_arn if c.queue else None,
+        queue_name=c.queue.name if c.queue else None,
+        agent_key=agent_key,
+        initial_contact_id=c.initial_contact_id,
+        related_contact_id=c.related_contact_id,
+        state=state,
+        state_at=ts,
+        enqueued_at=c.queue_timestamp,
+        connected_to_agent_at=ts if state == "connected" else None,
+        disconnected_at=ts if state == "ended" else None,
+        attributes={name: a.value for name, a in c.attributes.items()} if c.attributes else None,
+    )

@@ -1,0 +1,290 @@
+"""The outbox relay: claim due deliveries, publish them in batches, recover lost ones.
+
+One round (:meth:`Relay.run_once`):
+
+1. every few seconds, ``queued``/``running`` deliveries untouched for ``stale_after`` are made due
+   again (:func:`hub.db.requeue_stale`): a message lost by the broker, a worker killed with its
+   message, a publish that failed after the commit;
+2. in one write transaction, due deliveries (``pending``/``retrying`` whose ``next_attempt_at`` has
+   come) are read oldest first and grouped per (ordering key, plugin). A group whose ordering key
+   still has an earlier unfinished delivery in flight is *blocked*: it stays ``pending`` and is looked
+   at again a second later (the worker finishing the earlier one runs it directly). The others are
+   marked ``queued``;
+3. after the commit, the groups are packed into messages of up to ``max_deliveries_per_message``
+   deliveries and published over ONE broker connection (a group is never split, so one worker runs a
+   contact's calls in order). If publishing fails, the unpublished deliveries go back to ``pending``
+   (nothing is lost: the database is the source of truth) and the relay backs off.
+
+``mode="naive"`` publishes one message per delivery with a plain ``apply_async`` each (the baseline
+the benchmark compares against).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from celery import Celery
+from sqlalchemy.engine import Engine
+
+from hub.db import fetch_due_deliveries, requeue_stale, session_scope
+from hub.db._models import DELIVERIES
+from hub.runtime._celery import TASK_NAME
+from hub.runtime._settings import RuntimeOptions
+
+__all__ = ["Relay", "RelayRound", "pack_groups"]
+
+_log = logging.getLogger("connect_hub.relay")
+_d = DELIVERIES.c
+_IN_FLIGHT = ("queued", "running")
+
+RelayMode = Literal["batched", "naive"]
+
+
+@dataclass(slots=True)
+class RelayRound:
+    """What one relay round did."""
+
+    claimed: int = 0
+    published: int = 0
+    messages: int = 0
+    blocked: int = 0
+    requeued: int = 0
+    failed: int = 0
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def pack_groups(groups: Sequence[list[int]], limit: int) -> list[list[list[int]]]:
+    """Pack whole groups into messages of at most ``limit`` deliveries (a bigger group goes alone)."""
+    messages: list[list[list[int]]] = []
+    current: list[list[int]] = []
+    size = 0
+    for group in groups:
+        if current and size + len(group) > limit:
+            messages.append(current)
+            current, size = [], 0
+        current.append(group)
+        size += len(group)
+    if current:
+        messages.append(current)
+    return messages
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Relay:
+    """Publishes the outbox (see the module docstring). Use :meth:`start`/:meth:`stop` for a thread.
+
+    :param engine: the hub database.
+    :param app: the Celery app from :func:`hub.runtime.create_app`.
+    :param options: batch size, poll interval, stale timeout, message packing, queue.
+    :param mode: ``batched`` (default) or ``naive`` (one ``apply_async`` per delivery).
+    """
+
+    def __init__(self, engine: Engine, app: Celery, options: RuntimeOptions, *, mode: RelayMode = "batched") -> None:
+        self.engine = engine
+        self.app = app
+        self.options = options
+        self.mode = mode
+        self._connection: Any = None
+        self._producer: Any = None
+        self._last_stale_check = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failures = 0
+        self.totals = RelayRound()
+
+    # ------------------------------------------------------------------ claiming
+    def _claim(self) -> tuple[list[list[int]], int]:
+        """Claim due deliveries in one transaction; returns the publishable groups and the blocked count."""
+        now = _utcnow()
+        with session_scope(self.engine) as db:
+            due = fetch_due_deliveries(db, self.options.relay_batch_size, now=now)
+            if not due:
+                return [], 0
+            groups: dict[tuple[str | None, str, int], list[int]] = {}
+            for d in due:
+                # Deliveries without an ordering key are groups of one.
+                key = (d.ordering_key, d.plugin, 0 if d.ordering_key is not None else d.id)
+                groups.setdefault(key, []).append(d.id)
+            keys = sorted({d.ordering_key for d in due if d.ordering_key is not None})
+            earliest: dict[tuple[str, str], int] = {}
+            for chunk_start in range(0, len(keys), 500):
+                chunk = keys[chunk_start : chunk_start + 500]
+                rows = db.execute(
+                    sa.select(_d.ordering_key, _d.plugin, sa.func.min(_d.id))
+                    .where(
+                        _d.ordering_key.in_(chunk),
+                        sa.or_(
+                            _d.status.in_(_IN_FLIGHT),
+                            sa.and_(_d.status.in_(("pending", "retrying")), _d.next_attempt_at > now),
+                        ),
+                    )
+                    .group_by(_d.ordering_key, _d.plugin)
+                )
+                earliest |= {(k, p): int(m) for k, p, m in rows}
+            ready: list[list[int]] = []
+            blocked_ids: list[int] = []
+            for (order_key, plugin, _), ids in groups.items():
+                first = earliest.get((order_key, plugin)) if order_key is not None else None
+                if first is not None and first < ids[0]:
+                    blocked_ids.extend(ids)
+                else:
+                    ready.append(ids)
+            if blocked_ids:
+                db.execute(
+                    sa.update(DELIVERIES)
+                    .where(_d.id.in_(blocked_ids), _d.status.in_(("pending", "retrying")))
+                    .values(next_attempt_at=now + dt.timedelta(seconds=1.0))
+                )
+            ready_ids = [i for g in ready for i in g]
+            if ready_ids:
+                taken = set(
+                    db.execute(
+                        sa.update(DELIVERIES)
+                        .where(_d.id.in_(ready_ids), _d.status.in_(("pending", "retrying")))
+                        .values(status="queued", queued_at=now)
+                        .returning(_d.id)
+                    ).scalars()
+                )
+                ready = [[i for i in g if i in taken] for g in ready]
+                ready = [g for g in ready if g]
+            ready.sort(key=lambda g: g[0])
+            return ready, len(blocked_ids)
+
+    def _unclaim(self, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        with session_scope(self.engine) as db:
+            db.execute(
+                sa.update(DELIVERIES)
+                .where(_d.id.in_(list(ids)), _d.status == "queued")
+                .values(status="pending", queued_at=None)
+            )
+
+    # ------------------------------------------------------------------ publishing
+    def _ensure_producer(self) -> Any:
+        if self._producer is None:
+            conn = self.app.connection_for_write()
+            try:
+                conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, interval_max=0.5)
+            except Exception:
+                conn.release()
+                raise
+            self._connection = conn
+            self._producer = conn.Producer()
+        return self._producer
+
+    def close(self) -> None:
+        """Close the relay's broker connection."""
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception as exc:
+                _log.debug("closing the broker connection: %r", exc)
+        self._connection = self._producer = None
+
+    def _publish(self, messages: list[list[list[int]]]) -> int:
+        """Publish ``messages``; returns how many went out before an error (re-raised)."""
+        sent = 0
+        if self.mode == "naive":
+            task = self.app.tasks[TASK_NAME]
+            for groups in messages:
+                task.apply_async(args=[groups, time.time()], queue=self.options.queue, retry=False)
+                sent += 1
+            return sent
+        producer = self._ensure_producer()
+        for groups in messages:
+            self.app.send_task(
+                TASK_NAME,
+                args=[groups, time.time()],
+                queue=self.options.queue,
+                producer=producer,
+                retry=False,
+                ignore_result=True,
+            )
+            sent += 1
+        return sent
+
+    def run_once(self) -> RelayRound:
+        """One round: stale requeue (now and then), claim, publish. Never raises for broker errors."""
+        result = RelayRound()
+        t0 = time.perf_counter()
+        if time.monotonic() - self._last_stale_check >= min(5.0, self.options.stale_after / 4):
+            with session_scope(self.engine) as db:
+                result.requeued = len(requeue_stale(db, older_than=dt.timedelta(seconds=self.options.stale_after)))
+            self._last_stale_check = time.monotonic()
+        groups, result.blocked = self._claim()
+        t1 = time.perf_counter()
+        result.claimed = sum(len(g) for g in groups)
+        if self.mode == "naive":
+            messages = [[[i]] for g in groups for i in g]
+        else:
+            messages = pack_groups(groups, self.options.max_deliveries_per_message)
+        sent = 0
+        try:
+            sent = self._publish(messages)
+            self._failures = 0
+        except Exception as exc:
+            self.close()
+            self._failures += 1
+            result.error = f"{type(exc).__name__}: {exc}"
+            unsent = [i for m in messages[sent:] for g in m for i in g]
+            self._unclaim(unsent)
+            result.failed = len(unsent)
+            _log.warning("publishing failed (%s); %d deliveries stay in the outbox", result.error, len(unsent))
+        t2 = time.perf_counter()
+        result.messages = sent
+        result.published = sum(len(g) for m in messages[:sent] for g in m)
+        result.timings = {"claim": t1 - t0, "publish": t2 - t1}
+        self._accumulate(result)
+        return result
+
+    def _accumulate(self, r: RelayRound) -> None:
+        t = self.totals
+        t.claimed += r.claimed
+        t.published += r.published
+        t.messages += r.messages
+        t.blocked += r.blocked
+        t.requeued += r.requeued
+        t.failed += r.failed
+        for k, v in r.timings.items():
+            t.timings[k] = t.timings.get(k, 0.0) + v
+
+    # ------------------------------------------------------------------ loop
+    def run(self, stop: threading.Event | None = None) -> None:
+        """Run rounds until ``stop`` is set: immediately again after a full batch, else after the poll interval."""
+        stop = stop or self._stop
+        while not stop.is_set():
+            try:
+                r = self.run_once()
+            except Exception:
+                _log.exception("relay round failed")
+                r = RelayRound(error="round failed")
+            if r.error is not None:
+                stop.wait(min(5.0, 0.1 * 2 ** min(self._failures, 6)))
+            elif r.claimed < self.options.relay_batch_size:
+                stop.wait(self.options.relay_poll_interval)
+        self.close()
+
+    def start(self) -> None:
+        """Run the relay in a daemon thread."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="connect-hub-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the relay thread and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
