@@ -24,6 +24,7 @@ How the runtime uses it::
     with session_scope(engine) as session:
         mark_succeeded(session, delivery_id)           # or mark_failed(..., next_attempt_at | dead=True)
 
+Core table handles (``AGENTS``, ``DELIVERIES``...) are exported for queries this API does not cover.
 Reads: :func:`list_deliveries`, :func:`list_dead_letters` / :func:`retry_dead_letters`,
 :func:`list_events` (replay), :func:`load_agents` (rebuild sessions), :func:`get_contact`.
 """
@@ -31,6 +32,13 @@ Reads: :func:`list_deliveries`, :func:`list_dead_letters` / :func:`retry_dead_le
 from ._engine import create_engine_from_url, normalize_url, session_scope
 from ._migrate import MIGRATIONS_DIR, alembic_config, current_revision, downgrade, head_revision, upgrade
 from ._models import (
+    AGENTS,
+    CONTACTS,
+    DEAD_LETTERS,
+    DELIVERIES,
+    EVENTS,
+    RECEIPTS,
+    STATE_HISTORY,
     Agent,
     AgentStateHistory,
     Base,
@@ -74,8 +82,15 @@ from ._types import utcnow
 from ._upserts import claim_receipts, dialect_insert, write_batch
 
 __all__ = [
+    "AGENTS",
+    "CONTACTS",
+    "DEAD_LETTERS",
+    "DELIVERIES",
+    "EVENTS",
     "MIGRATIONS_DIR",
     "NOT_PERSISTED_EVENTS",
+    "RECEIPTS",
+    "STATE_HISTORY",
     "Agent",
     "AgentRow",
     "AgentStateHistory",
