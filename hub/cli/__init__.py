@@ -12,6 +12,7 @@ from hub.cli._replay import replay
 from hub.cli._serve import serve
 from hub.cli._worker import worker
 from hub.cli._db import db
+from hub.cli._demo import demo
 
 __all__ = ["main"]
 
@@ -26,4 +27,5 @@ main.add_command(replay)
 main.add_command(serve)
 main.add_command(worker)
 main.add_command(db)
+main.add_command(demo)
 main.add_command(bridge)
