@@ -94,6 +94,8 @@ class _Worker:
     lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
     stderr_tail: deque[str] = field(default_factory=lambda: deque(maxlen=50))
     next_id: int = 0
+    runs: int = 0
+    pumps: list[threading.Thread] = field(default_factory=list)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -112,10 +114,21 @@ class OracleRunner:
         workers: int = 1,
         node: str | None = None,
         timeout: float = 120.0,
+        recycle_heap_mb: float = 350.0,
+        max_runs: int = 500,
     ) -> None:
-        """Start ``workers`` Node processes for the oracle installed in ``oracle_dir``."""
+        """Start ``workers`` Node processes for the oracle installed in ``oracle_dir``.
+
+        Each ``run()`` of the real library leaks a few MB in its process and slows later runs, so a
+        process is replaced after a run that leaves its heap above ``recycle_heap_mb`` or after
+        ``max_runs`` runs.
+        """
         self.oracle_dir = (oracle_dir or default_oracle_dir()).resolve()
         self.timeout = timeout
+        self.recycle_heap_mb = recycle_heap_mb
+        self.max_runs = max_runs
+        self.recycled = 0
+        """How many worker processes were replaced so far (leak control or crash)."""
         node_path = node or shutil.which("node")
         reason = oracle_unavailable_reason(self.oracle_dir, node_path)
         if reason is not None or node_path is None:
@@ -153,8 +166,12 @@ class OracleRunner:
             env={**os.environ, "NODE_OPTIONS": os.environ.get("CONNECT_HUB_ORACLE_NODE_OPTIONS", "")},
         )
         worker = _Worker(proc)
-        threading.Thread(target=self._pump_stdout, args=(worker,), daemon=True).start()
-        threading.Thread(target=self._pump_stderr, args=(worker,), daemon=True).start()
+        worker.pumps = [
+            threading.Thread(target=self._pump_stdout, args=(worker,), daemon=True),
+            threading.Thread(target=self._pump_stderr, args=(worker,), daemon=True),
+        ]
+        for pump in worker.pumps:
+            pump.start()
         hello = self._read(worker, self.timeout)
         if not hello.get("ready"):
             proc.kill()
@@ -210,10 +227,13 @@ class OracleRunner:
                 raise OracleError(f"oracle process is gone: {exc}") from exc
             reply = self._read(worker, self.timeout)
             wall_ms = (time.perf_counter() - started) * 1000.0
+            if reply.get("id") != worker.next_id:
+                raise OracleError(f"oracle answered request {reply.get('id')}, expected {worker.next_id}")
+            worker.runs += 1
+            if float(reply.get("heapMB", 0.0)) > self.recycle_heap_mb or worker.runs >= self.max_runs:
+                worker = self._replace(worker)
         finally:
             self._idle.put(worker)
-        if reply.get("id") != worker.next_id:
-            raise OracleError(f"oracle answered request {reply.get('id')}, expected {worker.next_id}")
         if not reply.get("ok"):
             raise OracleError(f"oracle rejected the scenario: {reply.get('error')}")
         return OracleResult(reply["lines"], reply["summary"], float(reply["runMs"]), wall_ms)
@@ -222,38 +242,49 @@ class OracleRunner:
         """Run one scenario and return the oracle's output lines (dicts, as ``node oracle.js`` prints)."""
         return self.run_result(scenario, **opts).lines
 
-    def run_many(
-        self, scenarios: Iterable[Mapping[str, Any] | Sequence[Any]], **opts: Any
-    ) -> list[OracleResult]:
+    def run_many(self, scenarios: Iterable[Mapping[str, Any] | Sequence[Any]], **opts: Any) -> list[OracleResult]:
         """Run scenarios concurrently over the pool; results are in input order."""
         items = list(scenarios)
         with ThreadPoolExecutor(max_workers=self.size) as pool:
             return list(pool.map(lambda s: self.run_result(s, **opts), items))
 
-    def _replace(self, dead: _Worker) -> _Worker:
+    def _replace(self, old: _Worker) -> _Worker:
+        self._stop(old, timeout=5.0)
         with self._lock:
             fresh = self._spawn()
-            self._all = [fresh if w is dead else w for w in self._all]
+            self._all = [fresh if w is old else w for w in self._all]
+            self.recycled += 1
         return fresh
+
+    @staticmethod
+    def _stop(worker: _Worker, timeout: float) -> None:
+        proc = worker.proc
+        try:
+            if proc.stdin is not None:
+                proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for pump in worker.pumps:  # they stop at end of file, now that the process is gone
+            pump.join(timeout)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the current Node workers."""
+        return [w.proc.pid for w in self._all]
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop every Node process: close stdin, wait, kill what does not exit in time."""
         self._closed = True
         for worker in self._all:
-            proc = worker.proc
-            try:
-                if proc.stdin is not None:
-                    proc.stdin.close()
-            except OSError:
-                pass
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            for stream in (proc.stdout, proc.stderr):
-                if stream is not None:
-                    stream.close()
+            self._stop(worker, timeout)
         self._all = []
 
     def __enter__(self) -> OracleRunner:

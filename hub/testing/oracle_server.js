@@ -12,11 +12,14 @@
  *
  * answering with exactly one stdout line per request:
  *
- *   {"id": 1, "ok": true, "lines": [...], "summary": {...}, "runMs": 41.7}
+ *   {"id": 1, "ok": true, "lines": [...], "summary": {...}, "runMs": 41.7, "heapMB": 80.2}
  *   {"id": 1, "ok": false, "error": "message", "stack": "..."}
  *
  * runMs is measured around oracle.run() only (no JSON parsing or writing), so
- * benchmarks can compare the library's own cost fairly. A first line
+ * benchmarks can compare the library's own cost fairly. heapMB is the V8 heap in
+ * use afterwards: every run() leaves a few MB behind (its two jsdom windows are
+ * not fully collectable), so the Python client recycles a process whose heap
+ * has grown past a limit. A first line
  * {"ready": true, "streamsVersion": ...} is written once the oracle is loaded.
  * Anything else the process might print goes to stderr, never to stdout.
  * The server exits when stdin closes.
@@ -56,7 +59,8 @@ function handle(line) {
     const t0 = process.hrtime.bigint();
     const { lines, summary } = oracle.run(scenario, req.opts || {});
     const runMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    return JSON.stringify({ id, ok: true, lines, summary, runMs });
+    const heapMB = process.memoryUsage().heapUsed / 1048576;
+    return JSON.stringify({ id, ok: true, lines, summary, runMs, heapMB });
   } catch (e) {
     return JSON.stringify({ id, ok: false, error: String(e && e.message || e), stack: String(e && e.stack || '') });
   }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -188,13 +189,33 @@ def test_runner_options_reach_the_oracle(oracle_runner: OracleRunner) -> None:
 def test_runner_close_stops_its_processes() -> None:
     require_oracle()
     runner = OracleRunner(workers=2)
-    procs = [w.proc for w in runner._all]
+    pids = runner.pids
+    assert len(set(pids)) == 2
     scenario, expected = _stored("missed_call")
     assert runner.run(scenario) == expected
     runner.close()
-    assert all(p.returncode == 0 for p in procs)
+    for pid in pids:  # exited and reaped
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
     with pytest.raises(OracleError, match="closed"):
         runner.run(scenario)
+
+
+@pytest.mark.oracle
+def test_runner_recycles_a_process_whose_heap_grew() -> None:
+    require_oracle()
+    scenario, expected = _stored("missed_call")
+    with OracleRunner(workers=1, recycle_heap_mb=0.0) as runner:
+        first = runner.pids
+        assert runner.run(scenario) == expected
+        assert runner.recycled == 1
+        assert runner.pids != first
+        assert runner.run(scenario) == expected
+    with OracleRunner(workers=1, max_runs=2) as runner:
+        runner.run(scenario)
+        assert runner.recycled == 0
+        runner.run(scenario)
+        assert runner.recycled == 1
 
 
 def test_missing_oracle_skips_locally_and_fails_under_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
