@@ -6,6 +6,10 @@ Plugins are found through the ``connect_hub`` entry-point group (first-party plu
 version-checked and registered on its own, and one that fails is recorded with its
 distribution name and error while the others load; ``plugins.strict`` makes any failure fatal.
 
+This module is the public face: the :class:`HubPlugins` facade and the per-process functions.
+Discovery, allow/deny selection and tolerant importing live in :mod:`hub._plugin_loading`;
+records, errors and the name/API/hook checks in :mod:`hub._plugin_records`.
+
 Typical use, in the hub process and in every worker process::
 
     settings = load_settings()
@@ -21,23 +25,32 @@ Typical use, in the hub process and in every worker process::
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import logging
-import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
-from types import MappingProxyType, ModuleType
-from typing import TYPE_CHECKING, Any, Final
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 from dynaconf import Validator
 
 from hub import hookspecs
 from hub._context import Action, ActionRegistry, CheckResult, HookContext, PluginActionError, RegisterAction
-from hub.config import RESERVED_PLUGIN_KEYS, ConfigurationError, find_errors, plugin_settings
+from hub._plugin_loading import ENTRY_POINT_GROUP, PluginLoader, Selection, discover_entry_points
+from hub._plugin_records import (
+    API_ATTRIBUTE,
+    PLUGIN_API_VERSION,
+    PluginLoadError,
+    PluginRecord,
+    api_error,
+    failed_record,
+    hook_errors,
+    name_error,
+)
+from hub.config import ConfigurationError, find_errors, plugin_settings
 
 if TYPE_CHECKING:
     from dynaconf import Dynaconf
@@ -66,138 +79,8 @@ __all__ = [
 
 logger = logging.getLogger("connect_hub.plugins")
 
-#: The hub's plugin API version, ``"major.minor"``. A plugin declaring the same major and a
-#: minor no greater than this one is loaded; any other is reported and skipped.
-PLUGIN_API_VERSION: Final = "1.0"
-#: The module (or object) attribute a plugin declares the API version it targets with.
-API_ATTRIBUTE: Final = "CONNECT_HUB_API"
-#: The entry-point group plugins are discovered in.
-ENTRY_POINT_GROUP: Final = hookspecs.PROJECT_NAME
 #: Dotted paths of plugins that ship inside the hub, registered before any entry point.
 BUILTIN_PLUGINS: tuple[str, ...] = ()
-
-_PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_VERSION = re.compile(r"^\s*(\d+)(?:\.(\d+))?\s*$")
-
-
-@dataclass(frozen=True, slots=True)
-class PluginRecord:
-    """What the hub knows about one plugin, for ``connect-hub plugins list``.
-
-    :param name: the plugin's name (its entry point name, or module path).
-    :param distribution: the distribution (package) that provides it, if any.
-    :param version: that distribution's version.
-    :param source: ``"entry point"``, ``"module"`` (``plugins.modules``), ``"builtin"`` or
-        ``"registered"`` (registered in-process, e.g. by a test).
-    :param enabled: True when the plugin is loaded and its hooks are called.
-    :param reason: why it is enabled or not, in words.
-    :param hooks: the hooks it implements (empty when not loaded).
-    :param actions: the actions it offers to other plugins.
-    :param api_version: the ``CONNECT_HUB_API`` it declares.
-    :param error: the load failure, when it failed (``None`` when skipped on purpose).
-    """
-
-    name: str
-    distribution: str | None = None
-    version: str | None = None
-    source: str = "entry point"
-    enabled: bool = False
-    reason: str = ""
-    hooks: tuple[str, ...] = ()
-    actions: tuple[str, ...] = ()
-    api_version: str | None = None
-    error: str | None = None
-
-    @property
-    def failed(self) -> bool:
-        """True when the plugin was wanted but could not be loaded."""
-        return self.error is not None
-
-    def as_dict(self) -> dict[str, Any]:
-        """The record as JSON-ready data (``connect-hub plugins list --json``)."""
-        return {
-            "name": self.name,
-            "distribution": self.distribution,
-            "version": self.version,
-            "source": self.source,
-            "enabled": self.enabled,
-            "reason": self.reason,
-            "hooks": list(self.hooks),
-            "actions": list(self.actions),
-            "api_version": self.api_version,
-            "error": self.error,
-        }
-
-    @property
-    def label(self) -> str:
-        """``name (distribution version)`` for messages."""
-        if self.distribution:
-            return f"{self.name} ({self.distribution} {self.version or '?'})"
-        return self.name
-
-
-class PluginLoadError(Exception):
-    """Plugins failed to load with ``plugins.strict`` on; :attr:`records` lists the failures."""
-
-    def __init__(self, records: Sequence[PluginRecord]) -> None:
-        self.records = list(records)
-        self.errors = [f"plugin {r.label}: {r.error}" for r in self.records]
-        lines = "\n".join(f"  - {e}" for e in self.errors)
-        super().__init__(f"{len(self.errors)} plugin(s) failed to load:\n{lines}")
-
-
-@dataclass(frozen=True, slots=True)
-class _Selection:
-    enabled: tuple[str, ...] = ("*",)
-    disabled: tuple[str, ...] = ()
-    strict: bool = False
-    modules: tuple[str, ...] = ()
-
-    @classmethod
-    def from_settings(cls, settings: Dynaconf | None) -> _Selection:
-        if settings is None:
-            return cls()
-
-        def names(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-            value = settings.get(key)
-            if value is None:
-                return default
-            if isinstance(value, str):  # tolerate HUB_PLUGINS__DISABLED=foo
-                return tuple(v.strip() for v in value.split(",") if v.strip())
-            return tuple(str(v) for v in value)
-
-        return cls(
-            enabled=names("plugins.enabled", ("*",)),
-            disabled=names("plugins.disabled", ()),
-            strict=bool(settings.get("plugins.strict", False)),
-            modules=names("plugins.modules", ()),
-        )
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _parse_version(value: object) -> tuple[int, int] | None:
-    match = _VERSION.match(str(value))
-    return (int(match.group(1)), int(match.group(2) or 0)) if match else None
-
-
-def _api_error(declared: object) -> str | None:
-    """Why a plugin declaring ``declared`` cannot load on this hub, or None when it can."""
-    hub_major, hub_minor = _parse_version(PLUGIN_API_VERSION) or (0, 0)
-    if declared is None:
-        return f"declares no {API_ATTRIBUTE} (this hub provides plugin API {PLUGIN_API_VERSION})"
-    parsed = _parse_version(declared)
-    if parsed is None:
-        return f"{API_ATTRIBUTE} = {declared!r} is not a 'major' or 'major.minor' version"
-    major, minor = parsed
-    if major != hub_major or minor > hub_minor:
-        return (
-            f"incompatible plugin API: the plugin targets {API_ATTRIBUTE} {declared}, "
-            f"this hub provides {PLUGIN_API_VERSION}"
-        )
-    return None
 
 
 def create_plugin_manager() -> pluggy.PluginManager:
@@ -205,25 +88,6 @@ def create_plugin_manager() -> pluggy.PluginManager:
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     return pm
-
-
-def discover_entry_points(
-    group: str = ENTRY_POINT_GROUP,
-) -> list[tuple[importlib.metadata.EntryPoint, importlib.metadata.Distribution]]:
-    """Return the installed entry points of ``group`` with their distributions, sorted by name.
-
-    A distribution found twice on ``sys.path`` is listed once (the first, as imports would).
-    """
-    seen: set[tuple[str, str]] = set()
-    found = []
-    for dist in importlib.metadata.distributions():
-        dist_name = _norm(dist.metadata["Name"] or "")
-        for ep in dist.entry_points:
-            if ep.group != group or (dist_name, ep.name) in seen:
-                continue
-            seen.add((dist_name, ep.name))
-            found.append((ep, dist))
-    return sorted(found, key=lambda pair: pair[0].name)
 
 
 class HubPlugins:
@@ -274,16 +138,17 @@ class HubPlugins:
             if self._loaded:
                 return self.list_plugins()
             self._settings = settings
-            selection = _Selection.from_settings(settings)
+            selection = Selection.from_settings(settings)
             self._strict = selection.strict
+            loader = PluginLoader(selection, self._records, self._admit)
             for path in BUILTIN_PLUGINS:
-                self._load_module(path, source="builtin", selection=selection)
+                loader.load_module(path, source="builtin")
             pairs = discover_entry_points() if entry_points is None else list(entry_points)
             for ep, dist in pairs:
-                self._load_entry_point(ep, dist, selection)
+                loader.load_entry_point(ep, dist)
             for path in selection.modules:
-                self._load_module(path, source="module", selection=selection)
-            self._record_missing(selection)
+                loader.load_module(path, source="module")
+            loader.record_missing()
             self._loaded = True
             failures = [r for r in self._records.values() if r.failed]
             for record in failures:
@@ -293,81 +158,18 @@ class HubPlugins:
             self.pm.check_pending()
             return self.list_plugins()
 
-    def _blocked_reason(self, names: Sequence[str], selection: _Selection) -> str | None:
-        wanted = {_norm(n) for n in names if n}
-        if wanted & {_norm(n) for n in selection.disabled}:
-            return "listed in plugins.disabled"
-        if "*" not in selection.enabled and not wanted & {_norm(n) for n in selection.enabled}:
-            return "not listed in plugins.enabled"
-        return None
-
-    def _load_entry_point(
-        self,
-        ep: importlib.metadata.EntryPoint,
-        dist: importlib.metadata.Distribution | None,
-        selection: _Selection,
-    ) -> None:
-        record = PluginRecord(
-            name=ep.name,
-            distribution=(dist.metadata["Name"] if dist is not None else None),
-            version=(dist.version if dist is not None else None),
-            source="entry point",
-        )
-        if ep.name in self._records and self._records[ep.name].enabled:
-            other = self._records[ep.name]
-            self._fail(record, f"plugin name {ep.name!r} is already used by {other.label}", key=False)
-            return
-        blocked = self._blocked_reason([ep.name, record.distribution or ""], selection)
-        if blocked:
-            self._records[ep.name] = replace(record, reason=blocked)
-            return
-        try:
-            obj = ep.load()
-        except Exception as exc:
-            self._fail(record, f"import failed: {type(exc).__name__}: {exc}")
-            return
-        self._admit(obj, record, check_api=True)
-
-    def _load_module(self, path: str, *, source: str, selection: _Selection) -> None:
-        record = PluginRecord(name=path, source=source)
-        # Listing a module in plugins.modules enables it; only plugins.disabled can block it.
-        blocked = None if source == "builtin" else self._blocked_reason([path], replace(selection, enabled=("*",)))
-        if blocked:
-            self._records[path] = replace(record, reason=blocked)
-            return
-        try:
-            obj: ModuleType = importlib.import_module(path)
-        except Exception as exc:
-            self._fail(record, f"import failed: {type(exc).__name__}: {exc}")
-            return
-        self._admit(obj, record, check_api=source != "builtin")
-
-    def _record_missing(self, selection: _Selection) -> None:
-        known = {_norm(r.name) for r in self._records.values()}
-        known |= {_norm(r.distribution) for r in self._records.values() if r.distribution}
-        for name in selection.enabled:
-            if name != "*" and _norm(name) not in known:
-                self._fail(
-                    PluginRecord(name=name, source="settings"),
-                    "listed in plugins.enabled but not installed",
-                )
-
-    def _fail(self, record: PluginRecord, error: str, *, key: bool = True) -> None:
-        failed = replace(record, enabled=False, reason=f"failed: {error}", error=error)
-        self._records[record.name if key else f"{record.name} ({record.distribution})"] = failed
+    def _fail(self, record: PluginRecord, error: str) -> None:
+        self._records[record.name] = failed_record(record, error)
 
     def _admit(self, obj: object, record: PluginRecord, *, check_api: bool) -> None:
         """Check, register and validate one imported plugin; record the outcome."""
         name = record.name
         declared = getattr(obj, API_ATTRIBUTE, None)
         record = replace(record, api_version=None if declared is None else str(declared))
-        if record.source in {"entry point", "registered"} and not _PLUGIN_NAME.match(name):
-            self._fail(record, f"plugin name {name!r} must match {_PLUGIN_NAME.pattern}")
+        if error := name_error(name, record.source):
+            self._fail(record, error)
             return
-        if name in RESERVED_PLUGIN_KEYS:
-            self._fail(record, f"plugin name {name!r} is reserved (a key of the plugins table)")
-            return
-        if check_api and (error := _api_error(declared)):
+        if check_api and (error := api_error(declared)):
             self._fail(record, error)
             return
         try:
@@ -376,7 +178,7 @@ class HubPlugins:
             self._fail(record, f"invalid plugin: {exc}")
             return
         self._forget_calls()
-        if error := self._hook_errors(name):
+        if error := hook_errors(self.pm, name):
             self._drop(name)
             self._fail(record, error)
             return
@@ -393,24 +195,6 @@ class HubPlugins:
             hooks=tuple(self._hooks_of(name)),
             actions=tuple(a.name for a in self.actions if a.plugin == name),
         )
-
-    def _hook_errors(self, name: str) -> str | None:
-        """Hooks the plugin implements that this hub does not know, or wrappers on event hooks."""
-        plugin = self.pm.get_plugin(name)
-        problems = []
-        for caller in self.pm.get_hookcallers(plugin) or []:
-            impls = [i for i in caller.get_hookimpls() if i.plugin_name == name]
-            if caller.spec is None and not all(i.optionalhook for i in impls):
-                problems.append(f"unknown hook {caller.name!r}")
-            elif caller.name not in hookspecs.LIFECYCLE_HOOKS and any(i.hookwrapper or i.wrapper for i in impls):
-                problems.append(f"{caller.name!r} is a wrapper; event hooks cannot be wrappers")
-        if problems:
-            return (
-                "invalid hook implementations: "
-                + "; ".join(problems)
-                + f" (this hub provides plugin API {PLUGIN_API_VERSION})"
-            )
-        return None
 
     def _drop(self, name: str) -> None:
         plugin = self.pm.get_plugin(name)
