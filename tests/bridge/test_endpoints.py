@@ -43,7 +43,10 @@ def data_body(seqs: list[int], *, arn: str = ARN_A, username: str = "jane.doe", 
 
 def log_body(seq: int, entries: list[dict[str, Any]], arn: str = ARN_A) -> dict[str, Any]:
     """A logs request with one item."""
-    return {"agent": {"agentARN": arn, "username": "jane.doe"}, "items": [{"seq": seq, "key": f"{arn}#{seq}", "entries": entries}]}
+    return {
+        "agent": {"agentARN": arn, "username": "jane.doe"},
+        "items": [{"seq": seq, "key": f"{arn}#{seq}", "entries": entries}],
+    }
 
 
 def auth(credentials: BridgeCredentials, agent: str = ARN_A) -> dict[str, str]:
@@ -94,11 +97,10 @@ def test_post_from_another_origin_is_forbidden(client: TestClient, sink: Recordi
 
 
 # ------------------------------------------------------------------------------------------- 401
-def _foreign_token(**changes: Any) -> str:
+def _foreign_token(key: str = SECRET, **changes: Any) -> str:
     now = int(dt.datetime.now(dt.UTC).timestamp())
     claims = {"sub": ARN_A, "jti": "x", "iat": now, "exp": now + 600, "iss": "connect-hub", "aud": "connect-hub-bridge"}
-    claims.update(changes)
-    return jwt.encode(claims, changes.pop("key", SECRET), algorithm="HS256")
+    return jwt.encode(claims | changes, key, algorithm="HS256")
 
 
 @pytest.mark.parametrize(
@@ -110,13 +112,11 @@ def _foreign_token(**changes: Any) -> str:
         "Bearer not-a-jwt",
         f"Bearer {_foreign_token(aud='something-else')}",
         f"Bearer {_foreign_token(iss='someone-else')}",
-        f"Bearer {jwt.encode({'sub': ARN_A, 'jti': 'x', 'exp': 4102444800, 'iat': 0}, 'other-secret-other-secret-other-secret', algorithm='HS256')}",
+        f"Bearer {_foreign_token(key='another-secret-of-enough-length-0123456789')}",
     ],
     ids=["missing", "basic", "empty", "garbage", "audience", "issuer", "signature"],
 )
-def test_bad_credentials_get_a_generic_401(
-    client: TestClient, sink: RecordingSink, authorization: str | None
-) -> None:
+def test_bad_credentials_get_a_generic_401(client: TestClient, sink: RecordingSink, authorization: str | None) -> None:
     headers = {"Origin": PAGE_ORIGIN} | ({"Authorization": authorization} if authorization else {})
     response = client.post(AGENT_DATA_PATH, json=data_body([1]), headers=headers)
     assert response.status_code == 401
@@ -126,7 +126,9 @@ def test_bad_credentials_get_a_generic_401(
 
 
 def test_expired_token_gets_401(client: TestClient, engine: Engine, sink: RecordingSink) -> None:
-    past = BridgeCredentials(bridge_settings_for(PAGE_ORIGIN), engine, clock=lambda: dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    past = BridgeCredentials(
+        bridge_settings_for(PAGE_ORIGIN), engine, clock=lambda: dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+    )
     token = past.mint(ARN_A, ttl=60).token
     response = client.post(AGENT_DATA_PATH, json=data_body([1]), headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
@@ -204,7 +206,7 @@ def _mutate(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     ],
 )
 def test_malformed_bodies_get_400_with_a_reason(
-    client: TestClient, credentials: BridgeCredentials, sink: RecordingSink, path: str, value: Any, reason: str
+    client: TestClient, credentials: BridgeCredentials, sink: RecordingSink, *, path: str, value: Any, reason: str
 ) -> None:
     body = _mutate(data_body([1, 2]), path, value)
     response = client.post(AGENT_DATA_PATH, json=body, headers=auth(credentials))
@@ -225,7 +227,12 @@ def test_size_limits(sink: RecordingSink, credentials: BridgeCredentials) -> Non
     with TestClient(make_app(sink, credentials, BridgeLimits(max_body_bytes=1024, max_items=2))) as small:
         big = small.post(AGENT_DATA_PATH, json=data_body([1]), headers=auth(credentials))
         assert big.status_code == 413
-        many = small.post(LOGS_PATH, json=log_body(1, [ENTRY]) | {"items": [{"seq": s, "key": f"{ARN_A}#{s}", "entries": []} for s in (1, 2, 3)]}, headers=auth(credentials))
+        many = small.post(
+            LOGS_PATH,
+            json=log_body(1, [ENTRY])
+            | {"items": [{"seq": s, "key": f"{ARN_A}#{s}", "entries": []} for s in (1, 2, 3)]},
+            headers=auth(credentials),
+        )
         assert many.status_code == 400
         assert "1-2 items" in many.json()["error"]
     assert sink.applied == []
@@ -233,10 +240,17 @@ def test_size_limits(sink: RecordingSink, credentials: BridgeCredentials) -> Non
 
 @pytest.mark.parametrize(
     "entry",
-    [{"level": "LOUD", "text": "x"}, {"level": "INFO"}, {"level": "INFO", "text": 5}, {"level": "INFO", "text": "x" * 40000}],
+    [
+        {"level": "LOUD", "text": "x"},
+        {"level": "INFO"},
+        {"level": "INFO", "text": 5},
+        {"level": "INFO", "text": "x" * 40000},
+    ],
     ids=["level", "no-text", "text-type", "text-size"],
 )
-def test_malformed_log_entries(client: TestClient, credentials: BridgeCredentials, sink: RecordingSink, entry: Any) -> None:
+def test_malformed_log_entries(
+    client: TestClient, credentials: BridgeCredentials, sink: RecordingSink, entry: Any
+) -> None:
     response = client.post(LOGS_PATH, json=log_body(1, [entry]), headers=auth(credentials))
     assert response.status_code == 400
     assert "entries[0]" in response.json()["error"]
@@ -281,7 +295,10 @@ def test_logs_go_to_the_python_logger_without_a_log_store(
         def is_healthy(self) -> bool:
             return True
 
-    with TestClient(make_app(DataOnly(), credentials)) as plain, caplog.at_level(logging.INFO, "connect_hub.bridge.streams"):
+    with (
+        TestClient(make_app(DataOnly(), credentials)) as plain,
+        caplog.at_level(logging.INFO, "connect_hub.bridge.streams"),
+    ):
         response = plain.post(LOGS_PATH, json=log_body(1, [ENTRY]), headers=auth(credentials))
     assert response.status_code == 200
     assert any(r.levelno == logging.WARNING and "hub test" in r.getMessage() for r in caplog.records)
