@@ -99,14 +99,23 @@ def make_batch(
     return agent_rows, contacts, events, deliveries
 
 
-def _backend_cpu(pid: int | None) -> float | None:
-    """CPU seconds used so far by a local PostgreSQL backend process (None if not readable)."""
+def _schedstat(pid: int | str) -> tuple[float, float] | None:
+    """(seconds on a CPU, seconds runnable but waiting for a CPU) of a process, all its threads."""
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except (OSError, TypeError):
+        run = wait = 0.0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
+                on_cpu, waiting, _ = stat.read().split()
+            run, wait = run + int(on_cpu) / 1e9, wait + int(waiting) / 1e9
+    except (OSError, ValueError):
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return run, wait
+
+
+def _share(before: tuple[float, float] | None, after: tuple[float, float] | None, elapsed: float) -> str:
+    if before is None or after is None:
+        return "n/a"
+    return f"CPU {(after[0] - before[0]) / elapsed:4.0%}, waiting for a CPU {(after[1] - before[1]) / elapsed:4.0%}"
 
 
 def run(url: str | sa.URL, label: str, *, total: int, batch: int, agents: int, plugins: int) -> None:
@@ -119,16 +128,18 @@ def run(url: str | sa.URL, label: str, *, total: int, batch: int, agents: int, p
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             backend = connection.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
-    server_cpu = _backend_cpu(backend)
-    began, cpu = time.perf_counter(), time.process_time()
+    hub_before = _schedstat("self")
+    server_before = _schedstat(backend) if backend is not None else None
+    began = time.perf_counter()
     for agent_rows, contacts, events, deliveries in batches:
         with session_scope(engine) as session:
             write_batch(session, agents=agent_rows, contacts=contacts, events=events, deliveries=deliveries)
-    elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
-    after = _backend_cpu(backend)
+    elapsed = time.perf_counter() - began
+    hub_after = _schedstat("self")
     server = ""
-    if after is not None and server_cpu is not None:
-        server = f", PostgreSQL backend CPU {(after - server_cpu) / elapsed:4.0%}"
+    if backend is not None:
+        server = f"; PostgreSQL backend {_share(server_before, _schedstat(backend), elapsed)}"
+    cpu = hub_after[0] - hub_before[0] if hub_after and hub_before else float("nan")
     with engine.connect() as connection:
         stored = connection.execute(sa.text("SELECT count(*) FROM events")).scalar_one()
     engine.dispose()
@@ -136,8 +147,8 @@ def run(url: str | sa.URL, label: str, *, total: int, batch: int, agents: int, p
     print(
         f"{label:<11} {total:>8} events in {elapsed:6.2f} s: {total / elapsed:>9,.0f} events/s, "
         f"{rows / elapsed:>9,.0f} rows/s (batch {batch}, {agents} agents, {plugins} deliveries/event)\n"
-        f"{'':<11} time: hub process CPU {cpu / elapsed:4.0%}{server} of wall time; "
-        f"{total / cpu:,.0f} events per hub CPU-second; load average {os.getloadavg()[0]:.1f}"
+        f"{'':<11} share of wall time: hub process {_share(hub_before, hub_after, elapsed)}{server}\n"
+        f"{'':<11} {total / cpu:,.0f} events per hub CPU-second; load average {os.getloadavg()[0]:.1f}"
     )
 
 

@@ -21,6 +21,7 @@ import datetime as dt
 import sqlite3
 from collections.abc import Callable, Sequence
 from functools import cache, lru_cache
+from itertools import chain
 from typing import Any
 
 import sqlalchemy as sa
@@ -154,7 +155,7 @@ def bulk_insert(
     for start in range(0, len(rows), per_chunk):
         chunk = rows[start : start + per_chunk]
         statement = _sqlite_statement(table, cols, len(chunk), tail)
-        flat = tuple(value for row in chunk for value in row)
+        flat = tuple(chain.from_iterable(chunk))
         result = connection.exec_driver_sql(statement, flat)
         if returning:
             out += [tuple(r) for r in result]
