@@ -13,6 +13,9 @@ from hub.cli._serve import serve
 from hub.cli._worker import worker
 from hub.cli._db import db
 from hub.cli._demo import demo
+from hub.cli._deliveries import deliveries
+from hub.cli._plugins import plugins
+from hub.cli._config import config
 
 __all__ = ["main"]
 
@@ -28,4 +31,7 @@ main.add_command(serve)
 main.add_command(worker)
 main.add_command(db)
 main.add_command(demo)
+main.add_command(deliveries)
+main.add_command(plugins)
+main.add_command(config)
 main.add_command(bridge)

@@ -1,0 +1,148 @@
+"""The ingest pipeline on SQLite, in-process: events, contacts, agents and the outbox in one transaction."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from hub.db import create_engine_from_url, get_contact, list_deliveries, list_events, load_agents, session_scope, upgrade
+from hub.db._models import DELIVERIES
+from hub.config import load_settings
+from hub.plugins import HubPlugins
+from hub.runtime import AgentInput, Executor, Pipeline, backoff_delay, pack_groups
+from hub.runtime._pipeline import _utc
+
+SCENARIO = json.loads(resources.files("hub").joinpath("scenarios", "inbound_voice.json").read_text())
+
+
+def inputs_for(key: str, scenario: dict[str, Any] = SCENARIO) -> list[AgentInput]:
+    """Configuration then every snapshot step of a scenario."""
+    items = [AgentInput(key, "configuration", scenario["configuration"])]
+    items += [AgentInput(key, "snapshot", s["snapshot"]) for s in scenario["steps"] if "snapshot" in s]
+    return items
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    """A migrated SQLite database."""
+    url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    upgrade(url)
+    return create_engine_from_url(url)
+
+
+@pytest.fixture
+def plugins(plugin_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> HubPlugins:
+    """The recorder test plugin, registered in-process, writing to ``tmp_path/recorder.jsonl``."""
+    import hubtest_recorder  # noqa: PLC0415 - on sys.path through plugin_path
+
+    monkeypatch.setenv("HUB_PLUGINS__RECORDER__PATH", str(tmp_path / "recorder.jsonl"))
+    hub_plugins = HubPlugins()
+    hub_plugins.load(load_settings(), entry_points=[])
+    hub_plugins.register(hubtest_recorder, name="recorder")
+    return hub_plugins
+
+
+def test_ingest_writes_events_contacts_agent_and_outbox(engine: Engine, plugins: HubPlugins) -> None:
+    result = Pipeline(engine, plugins).ingest(inputs_for("jane"))
+    assert not result.errors
+    with session_scope(engine, write=False) as db:
+        names = [e.name for e in list_events(db)]
+        contact = get_contact(db, "c-in-1")
+        (agent,) = load_agents(db)
+        deliveries = list_deliveries(db, limit=1000)
+    # No refresh/update noise, no per-contact twins.
+    assert "agent::update" not in names
+    assert not any("refresh" in n or n.count("::") > 1 for n in names)
+    assert {"agent::state_change", "contact::connected", "contact::destroyed"} <= set(names)
+    assert contact is not None
+    assert (contact.channel, contact.contact_type, contact.state) == ("VOICE", "voice", "ended")
+    assert contact.agent_key == "jane"
+    assert agent.agent_data is not None
+    assert agent.last_seq == len(names)
+    hooks = [(d.hook, d.ordering_key) for d in deliveries]
+    assert ("on_contact_connected", "jane|c-in-1") in hooks
+    assert ("on_agent_state_change", "jane") in hooks
+    assert all(d.idempotency_key.startswith("jane/") and d.idempotency_key.endswith("/recorder") for d in deliveries)
+    assert result.deliveries == len(deliveries) == len(result.delivery_keys)
+
+
+def test_stale_input_never_overwrites_newer_contact_data(engine: Engine, plugins: HubPlugins) -> None:
+    pipeline = Pipeline(engine, plugins)
+    pipeline.ingest(inputs_for("jane"))
+    # An older snapshot of the same contact arrives through another session: the row keeps "ended".
+    first_with_contact = next(s for s in SCENARIO["steps"] if s.get("snapshot", {}).get("contacts"))
+    pipeline.ingest(
+        [
+            AgentInput("late", "configuration", SCENARIO["configuration"]),
+            AgentInput("late", "snapshot", first_with_contact["snapshot"]),
+        ]
+    )
+    with session_scope(engine, write=False) as db:
+        contact = get_contact(db, "c-in-1")
+    assert contact is not None
+    assert contact.state == "ended"
+
+
+def test_sessions_are_rebuilt_after_a_restart_and_numbering_continues(engine: Engine, plugins: HubPlugins) -> None:
+    items = inputs_for("jane")
+    Pipeline(engine, plugins).ingest(items[:4])
+    with session_scope(engine, write=False) as db:
+        before = list_events(db)
+    restarted = Pipeline(engine, plugins)  # a new hub process: sessions come from the agents table
+    restarted.ingest(items[4:])
+    with session_scope(engine, write=False) as db:
+        after = list_events(db)
+        keys = [d.idempotency_key for d in list_deliveries(db, limit=1000)]
+    new = after[len(before) :]
+    assert "agent::init" not in [e.name for e in new]  # the restored session was already initialised
+    assert [e.seq for e in after] == list(range(1, len(after) + 1))
+    assert len(keys) == len(set(keys))
+
+
+def test_malformed_input_is_reported_and_the_rest_written(engine: Engine, plugins: HubPlugins) -> None:
+    items = inputs_for("jane")
+    items.insert(2, AgentInput("jane", "snapshot", {"state": "not a state"}))
+    result = Pipeline(engine, plugins).ingest(items)
+    assert [i for i, _ in result.errors] == [2]
+    assert result.deliveries > 0
+
+
+def test_executor_runs_in_order_and_retries_with_backoff(engine: Engine, plugins: HubPlugins, tmp_path: Path) -> None:
+    """The executor (no broker): a group runs in id order; a blocked delivery is deferred untouched."""
+    from hub.config import WorkersSettings  # noqa: PLC0415
+    from hubtest_common import read  # noqa: PLC0415
+
+    Pipeline(engine, plugins).ingest(inputs_for("jane"))
+    out = tmp_path / "recorder.jsonl"
+    workers = WorkersSettings(2, 3, 0.01, 0.02, 5.0, {}, {})
+    executor = Executor(engine, plugins, workers)
+    with session_scope(engine) as db:
+        ids = [d.id for d in list_deliveries(db, ordering_key="jane", limit=100)]
+        db.execute(sa.update(DELIVERIES).where(DELIVERIES.c.id.in_(ids[:2])).values(status="queued"))
+    # The second delivery first: it is blocked by the first and goes back to pending, attempt untouched.
+    blocked = executor.run_message([[ids[1]]])
+    assert blocked.deferred == 1
+    assert blocked.succeeded == 0
+    outcome = executor.run_message([[ids[0]]])  # runs, then drains the rest of the key (pending) in order
+    assert outcome.succeeded == len(ids)
+    recorded = [line["key"] for line in read(out)]
+    with session_scope(engine, write=False) as db:
+        expected = [d.idempotency_key for d in list_deliveries(db, ordering_key="jane", limit=100)]
+        attempts = {d.attempts for d in list_deliveries(db, ordering_key="jane", limit=100)}
+    assert recorded == expected
+    assert attempts == {1}
+
+
+def test_backoff_is_exponential_with_full_jitter_and_packing_keeps_groups() -> None:
+    assert backoff_delay(1, 1.0, 300.0, rng=lambda: 1.0) == 1.0
+    assert backoff_delay(4, 1.0, 300.0, rng=lambda: 1.0) == 8.0
+    assert backoff_delay(20, 1.0, 300.0, rng=lambda: 1.0) == 300.0
+    assert backoff_delay(4, 1.0, 300.0, rng=lambda: 0.0) == 0.0
+    assert pack_groups([[1, 2], [3], [4, 5, 6], [7]], 3) == [[[1, 2], [3]], [[4, 5, 6]], [[7]]]
+    assert _utc(0).tzinfo is not None
