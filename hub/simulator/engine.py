@@ -403,6 +403,7 @@ class ContactCenter(CallControl):
                 conn.set_state("disconnected", self.now)
             contact.disconnect_ms = self.now
             contact.disconnect_reason = "OTHER"
+            contact.offered_to = None
             self._event(contact, "DISCONNECTED")
             self._drop_leg_later(agent, leg)
             self._set_error(agent, "FailedConnectCustomer")

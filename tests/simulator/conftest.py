@@ -26,7 +26,25 @@ def finished_run(seed: int, hours: float = 2.0, config: SimulationConfig | None 
     return FinishedRun(sim, sink)
 
 
-@pytest.fixture(scope="package")
-def busy_run() -> FinishedRun:
-    """Three drained simulated hours of the default demo center, seed 11."""
-    return finished_run(11, hours=3.0)
+STRESS = SimulationConfig(
+    outbound_rate_per_agent=12.0,
+    p_outbound_no_answer=0.4,
+    p_miss=0.15,
+    p_reject=0.1,
+    p_connect_error=0.1,
+    p_transfer=0.15,
+    p_conference=0.15,
+    p_hold=0.4,
+    break_rate=3.0,
+    shift_length=3600.0,
+)
+
+
+@pytest.fixture(scope="package", params=["demo", "stress"])
+def busy_run(request: pytest.FixtureRequest) -> FinishedRun:
+    """Three drained simulated hours: the default demo center (seed 11), and one where every rare
+    situation (outbound failures, misses, rejects, connect errors, transfers, conferences, breaks,
+    shift changes) is frequent (seed 12)."""
+    if request.param == "demo":
+        return finished_run(11, hours=3.0)
+    return finished_run(12, hours=3.0, config=STRESS)

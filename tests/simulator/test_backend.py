@@ -271,3 +271,13 @@ def test_outbound_call(no_answer: float, expected: tuple[str, str]) -> None:
     assert contact["initiationMethod"] == "outbound" and center.conn(contact, "outbound")["initial"] is True
     center.sim.advance(20)
     assert center.state() == expected
+    if no_answer:  # the failed call completes (record, COMPLETED) once it leaves the agent's snapshot
+        center.sim.advance(center.sim.config.missed_linger)
+        assert center.snap()["contacts"] == []
+        (ctr,) = center.sink.contact_records
+        assert ctr["InitiationMethod"] == "OUTBOUND" and ctr["Agent"] is None and ctr["DisconnectReason"] == "OTHER"
+        assert [e["detail"]["eventType"] for e in center.sink.contact_events] == [
+            "INITIATED",
+            "DISCONNECTED",
+            "COMPLETED",
+        ]
