@@ -65,7 +65,7 @@ from ._outbox import (
     retry_dead_letters,
 )
 from ._policy import NOT_PERSISTED_EVENTS, base_event_name, is_persisted_event
-from ._queries import get_contact, list_events, load_agents, prune_receipts
+from ._queries import get_contact, list_events, load_agents, prune_history, prune_receipts
 from ._records import (
     AgentRow,
     BatchResult,
@@ -134,6 +134,7 @@ __all__ = [
     "mark_succeeded",
     "next_in_order",
     "normalize_url",
+    "prune_history",
     "prune_receipts",
     "requeue_stale",
     "retry_dead_letters",

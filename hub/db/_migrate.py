@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import NullPool
 
 from ._engine import create_engine_from_url, normalize_url
@@ -39,35 +39,45 @@ def alembic_config(url: str | URL | None = None) -> Config:
     return config
 
 
-def _run(url: str | URL, action: str, revision: str) -> None:
-    config = alembic_config(url)
-    engine = create_engine_from_url(url, sqlite_foreign_keys=False, poolclass=NullPool)
+def _run(target: str | URL | Engine, action: str, revision: str) -> None:
+    if isinstance(target, Engine):
+        config = alembic_config(target.url)
+        engine, owned = target, False
+    else:
+        config = alembic_config(target)
+        engine, owned = create_engine_from_url(target, sqlite_foreign_keys=False, poolclass=NullPool), True
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
             getattr(command, action)(config, revision)
     finally:
-        engine.dispose()
+        if owned:
+            engine.dispose()
 
 
-def upgrade(url: str | URL, revision: str = "head") -> None:
-    """Migrate the database at ``url`` up to ``revision`` (default: the newest)."""
-    _run(url, "upgrade", revision)
+def upgrade(target: str | URL | Engine, revision: str = "head") -> None:
+    """Migrate the database at ``target`` up to ``revision`` (default: the newest).
+
+    ``target`` is a URL, or an engine (needed for an in-memory SQLite database on a ``StaticPool``,
+    which only exists inside that engine).
+    """
+    _run(target, "upgrade", revision)
 
 
-def downgrade(url: str | URL, revision: str) -> None:
-    """Migrate the database at ``url`` down to ``revision`` (``"base"``: drop every hub table)."""
-    _run(url, "downgrade", revision)
+def downgrade(target: str | URL | Engine, revision: str) -> None:
+    """Migrate the database at ``target`` down to ``revision`` (``"base"``: drop every hub table)."""
+    _run(target, "downgrade", revision)
 
 
-def current_revision(url: str | URL) -> str | None:
-    """The revision the database at ``url`` is at (``None``: never migrated)."""
-    engine = create_engine_from_url(url, poolclass=NullPool)
+def current_revision(target: str | URL | Engine) -> str | None:
+    """The revision the database at ``target`` is at (``None``: never migrated)."""
+    engine = target if isinstance(target, Engine) else create_engine_from_url(target, poolclass=NullPool)
     try:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     finally:
-        engine.dispose()
+        if engine is not target:
+            engine.dispose()
 
 
 def head_revision() -> str | None:

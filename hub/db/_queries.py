@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ._models import Agent, Contact, Event, IngestReceipt
+from ._models import DELIVERIES, EVENTS, STATE_HISTORY, Agent, Contact, Event, IngestReceipt
 
-__all__ = ["get_contact", "list_events", "load_agents", "prune_receipts"]
+__all__ = ["get_contact", "list_events", "load_agents", "prune_history", "prune_receipts"]
 
 
 def load_agents(session: Session, keys: Sequence[str] | None = None) -> list[Agent]:
@@ -55,3 +55,27 @@ def prune_receipts(session: Session, older_than: dt.datetime) -> int:
     """Delete dedupe receipts received before ``older_than`` (past every source's retry window)."""
     result = session.execute(sa.delete(IngestReceipt).where(IngestReceipt.received_at < older_than))
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def prune_history(session: Session, before: dt.datetime) -> dict[str, int]:
+    """Delete history older than ``before``; returns the number of rows deleted per table.
+
+    Removes succeeded deliveries finished before ``before``, then events that occurred before it and no
+    remaining delivery refers to (events of unfinished or dead deliveries stay, so those can still
+    run or be retried), agent state history, and dedupe receipts. Agents and contacts are kept. Run it
+    often (say hourly) so each run deletes a modest number of rows.
+    """
+    d, e = DELIVERIES.c, EVENTS.c
+    counts = {
+        "deliveries": session.execute(
+            sa.delete(DELIVERIES).where(d.status == "succeeded", d.finished_at < before)
+        ).rowcount,  # type: ignore[attr-defined]
+        "events": session.execute(
+            sa.delete(EVENTS).where(e.occurred_at < before, ~sa.exists().where(d.event_id == e.id))
+        ).rowcount,  # type: ignore[attr-defined]
+        "agent_state_history": session.execute(
+            sa.delete(STATE_HISTORY).where(STATE_HISTORY.c.occurred_at < before)
+        ).rowcount,  # type: ignore[attr-defined]
+        "ingest_receipts": prune_receipts(session, before),
+    }
+    return {table: int(count) for table, count in counts.items()}

@@ -93,3 +93,13 @@ def test_models_match_migrations(empty_url: URL) -> None:
     finally:
         engine.dispose()
     assert diff == []
+
+
+def test_upgrade_an_in_memory_database_through_its_engine() -> None:
+    engine = create_engine_from_url("sqlite://", poolclass=sa.StaticPool, connect_args={"check_same_thread": False})
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with session_scope(engine) as session:
+        result = write_batch(session, events=[EventRecord(name="x", occurred_at=dt.datetime.now(dt.UTC), source="t")])
+    assert result.events_inserted == 1
+    engine.dispose()

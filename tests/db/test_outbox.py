@@ -253,3 +253,36 @@ def test_a_delivery_that_is_not_next_is_deferred_without_an_attempt(engine: Engi
         assert fetch_due_deliveries(session, 10, now=t(4)) == []
         (due,) = fetch_due_deliveries(session, 10, now=t(5))
     assert (due.id, due.status, due.attempts) == (second, "pending", 0)
+
+
+def test_prune_history_keeps_what_may_still_run(engine: Engine) -> None:
+    from hub.db import AgentRow, EventRecord, StateChange, list_events, prune_history
+
+    def ev(seq: int) -> EventRecord:
+        return EventRecord(name="agent::state_change", occurred_at=t(seq), source="t", agent_key="a1", seq=seq)
+
+    with session_scope(engine) as session:
+        write_batch(
+            session,
+            agents=[AgentRow(key="a1", snapshot_at=t(0))],
+            state_changes=[StateChange(agent_key="a1", new_state="Available", occurred_at=t(0))],
+            events=[ev(1), ev(2), ev(3), ev(500)],
+            deliveries=[
+                rec("done", event_ref=("a1", 1)),
+                rec("dead", event_ref=("a1", 2)),
+                rec("pending", event_ref=("a1", 3)),
+            ],
+            now=T0,
+        )
+        done, dead, _pending = (d.id for d in list_deliveries(session))
+        mark_running(session, done, now=t(5))
+        mark_succeeded(session, done, now=t(6))
+        mark_running(session, dead, now=t(5))
+        mark_failed(session, dead, "boom", dead=True, now=t(6))
+    with session_scope(engine) as session:
+        counts = prune_history(session, before=t(100))
+        left = [e.seq for e in list_events(session)]
+        deliveries = [d.idempotency_key for d in list_deliveries(session)]
+    assert counts == {"deliveries": 1, "events": 1, "agent_state_history": 1, "ingest_receipts": 0}
+    assert left == [2, 3, 500]
+    assert deliveries == ["dead", "pending"]
