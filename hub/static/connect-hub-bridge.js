@@ -350,6 +350,10 @@
       return toJson(current.stats);
     },
     stop: function () { if (current) current.stop('stopped'); },
-    status: function () { return current ? (current._report(), toJson(current.stats)) : null; },
+    status: function () {
+      if (!current) return null;
+      current.stats.queued = current.queue.length;
+      return toJson(current.stats);
+    },
   };
 })(typeof window !== 'undefined' ? window : this);
