@@ -114,6 +114,7 @@ class DatabaseSink:
         self._known: dict[str, _AgentState] = {}
         self._lock = threading.Lock()
         self._capture: list[_Captured] | None = None
+        self._kept: dict[str, bool] = {}
         self._postgres = engine.dialect.name == "postgresql"
 
     # ------------------------------------------------------------------ protocol
@@ -169,7 +170,13 @@ class DatabaseSink:
     # ------------------------------------------------------------------ agent events
     def _on_event(self, data: Any, name: str | None = None) -> None:
         capture = self._capture
-        if capture is None or name is None or name.count("::") > 1 or not is_persisted_event(name):
+        # per-contact twins (``contact::connected::<id>``) repeat the plain event: not stored twice
+        if capture is None or name is None or name.count("::") > 1:
+            return
+        keep = self._kept.get(name)
+        if keep is None:
+            keep = self._kept[name] = is_persisted_event(name)
+        if not keep:
             return
         contact_id = getattr(data, "contact_id", None)
         capture.append(_Captured(str(name), summarize_payload(data, name), contact_id))

@@ -79,39 +79,43 @@ def parse_iso(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, Mapping):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
+def _limits(kind: type) -> list[tuple[str, int | None, tuple[int, int] | None]]:
+    """Per field of ``kind``: the column's string length limit and integer range (``None``: unchecked)."""
+    table = _TABLES[kind]
+    out: list[tuple[str, int | None, tuple[int, int] | None]] = []
+    for item in fields(kind):
+        column = table.c.get(item.name)
+        if column is None:
+            continue
+        column_type = column.type
+        if isinstance(column_type, sa.String):
+            out.append((item.name, column_type.length, None))
+        elif isinstance(column_type, sa.Integer):
+            out.append((item.name, None, _INT64 if isinstance(column_type, sa.BigInteger) else _INT32))
+    return out
+
+
+_LIMITS = {kind: _limits(kind) for kind in _TABLES}
 
 
 def check_row(row: AgentRow | ContactUpsert | EventRecord, what: str) -> None:
-    """Reject values the row's table cannot hold: strings over their column length, integers out of
-    range, NUL characters (PostgreSQL refuses them in text and JSON).
+    """Reject values the row's table cannot hold: strings over their column length or holding a NUL
+    character (PostgreSQL refuses them), integers out of the column's range. JSON columns are not
+    inspected: the endpoints refuse NUL characters in the raw input already.
 
     :raises MalformedRequestError: naming ``what`` and the field.
     """
-    table = _TABLES[type(row)]
-    for item in fields(row):
-        value = getattr(row, item.name)
+    for name, length, bounds in _LIMITS[type(row)]:
+        value = getattr(row, name)
         if value is None:
             continue
-        column = table.c.get(item.name)
-        if _has_nul(value):
-            raise MalformedRequestError(f"{what}: {item.name} contains a NUL character")
-        if column is None:
-            continue
-        kind = column.type
-        if isinstance(value, str) and isinstance(kind, sa.String) and kind.length and len(value) > kind.length:
-            raise MalformedRequestError(f"{what}: {item.name} is longer than {kind.length} characters")
-        if isinstance(value, int) and not isinstance(value, bool):
-            low, high = _INT64 if isinstance(kind, sa.BigInteger) else _INT32
-            if not low <= value <= high:
-                raise MalformedRequestError(f"{what}: {item.name} is out of range")
+        if isinstance(value, str):
+            if length is not None and len(value) > length:
+                raise MalformedRequestError(f"{what}: {name} is longer than {length} characters")
+            if "\x00" in value:
+                raise MalformedRequestError(f"{what}: {name} contains a NUL character")
+        elif bounds is not None and isinstance(value, int) and not bounds[0] <= value <= bounds[1]:
+            raise MalformedRequestError(f"{what}: {name} is out of range")
 
 
 def contact_upsert(source_fields: Mapping[str, Any], *, source: str, source_ts: dt.datetime) -> ContactUpsert:
