@@ -9,6 +9,7 @@ contact lifecycle, holds, third parties, ACW, agent state changes) and prints, a
 * snapshots/s of the real library on the same stream (time inside node around ``run()``, with and
   without its fixed per-run jsdom set-up, and wall time through :class:`~hub.testing.oracle.OracleRunner`),
   and the hub/oracle ratios,
+* the per-scenario cost of the real library: ``node oracle.js`` per file versus the persistent runner,
 * the memory per idle agent session (tracemalloc over many sessions sharing one configuration).
 
 Finishes in well under two minutes on the 2-core CI machine.
@@ -20,6 +21,8 @@ import argparse
 import gc
 import importlib.util
 import json
+import shutil
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -31,6 +34,7 @@ from typing import Any
 from hub import AgentSession, decode_configuration
 from hub.replay import replay_scenario
 from hub.testing.oracle import OracleError, OracleRunner, oracle_unavailable_reason
+from hub.testing.oracle_setup import default_oracle_dir
 
 REPO = Path(__file__).resolve().parent.parent
 Json = dict[str, Any]
@@ -136,6 +140,37 @@ def oracle_figures(scenario: Json) -> dict[str, float] | str:
     }
 
 
+def oracle_per_scenario_costs() -> list[str]:
+    """Per-scenario cost of the real library over the shared scenarios: ``node oracle.js`` per file
+    versus the persistent :class:`OracleRunner` (one process, then a pool of two)."""
+    folder = default_oracle_dir() / "scenarios"
+    files = sorted(folder.glob("*.json"))
+    node = shutil.which("node")
+    if not files or node is None:
+        return [f"oracle per-scenario cost: not measured (no scenarios in {folder} or no node)"]
+    docs = [json.loads(f.read_text()) for f in files]
+    sample = files[::3]  # spawning is slow: a third of the files is enough for the average
+    started = time.perf_counter()
+    for f in sample:
+        subprocess.run([node, "oracle.js", str(f)], cwd=folder.parent, capture_output=True, check=True)
+    spawn = (time.perf_counter() - started) / len(sample)
+    with OracleRunner(workers=1) as runner:
+        runner.run_many(docs)  # warm up
+        started = time.perf_counter()
+        runner.run_many(docs)
+        single = (time.perf_counter() - started) / len(files)
+    with OracleRunner(workers=2) as pool:
+        pool.run_many(docs)
+        started = time.perf_counter()
+        pool.run_many(docs * 2)
+        pair = (time.perf_counter() - started) / (2 * len(files))
+    return [
+        f"oracle per-scenario cost over the {len(files)} shared scenarios: "
+        f"node oracle.js per file {spawn * 1000:.0f} ms, OracleRunner {single * 1000:.0f} ms, "
+        f"pool of 2 {pair * 1000:.0f} ms"
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the figures; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -181,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ratio hub engine / oracle run(): {run_s / engine_s:.1f}x")
             print(f"ratio hub engine / oracle without set-up: {steady_s / engine_s:.1f}x")
             print(f"ratio hub replay / oracle run(): {run_s / replay_s:.1f}x")
+            for line in oracle_per_scenario_costs():
+                print(line)
 
     idle_snapshot = json.dumps(scenario["steps"][0]["snapshot"] | {"contacts": []}).encode()
     per_session = idle_session_bytes(configuration, idle_snapshot, args.sessions)

@@ -6,9 +6,9 @@ is a failure instead (CI must run them). ``make oracle`` installs the oracle.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,12 +43,15 @@ def require_oracle() -> None:
 
 
 def save_failure(name: str, scenario: Json, report: str) -> Path:
-    """Write the scenario (and the report) under ``.cache/oracle-failures/``; returns the JSON path."""
+    """Write the scenario (and the report) to ``.cache/oracle-failures/<name>.json`` / ``.txt``.
+
+    The file is overwritten by the next failure of the same name, so for a hypothesis test it ends up
+    holding the last example run, which is the shrunk one.
+    """
     FAILURES_DIR.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(scenario, indent=1, sort_keys=True)
-    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
-    path = FAILURES_DIR / f"{name}-{digest}.json"
-    path.write_text(text + "\n")
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+    path = FAILURES_DIR / f"{safe}.json"
+    path.write_text(json.dumps(scenario, indent=1) + "\n")
     path.with_suffix(".txt").write_text(report + "\n")
     return path
 
