@@ -22,7 +22,8 @@ from hub.simulator.firehose import FirehoseBatchingSink, decode_envelope, fireho
 from hub.simulator.runner import Progress, RunResult, Simulation, run
 from hub.simulator.scenario import emit_scenario, list_agents
 from hub.simulator.sinks import AgentFilterSink, CollectingSink, FanoutSink, Sink
-from hub.simulator.voice_biometrics import SimulatedVoiceId, VoiceBiometricsProvider, VoiceIdError
+from hub.simulator.voice_biometrics import SimulatedVoiceId
+from hub.voice_biometrics import VoiceBiometricsProvider, VoiceIdError
 
 __all__ = [
     "OPERATIONS",

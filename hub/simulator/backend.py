@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from hub.simulator.errors import CTIError
 from hub.simulator.model import Agent
-from hub.simulator.voice_biometrics import VoiceIdError
 from hub.simulator.voice_id_backend import VOICE_ID_OPERATIONS, voice_id_call
+from hub.voice_biometrics import VoiceIdError
 
 if TYPE_CHECKING:
     from hub._actions import BackendRequest

@@ -20,7 +20,8 @@ from hub.simulator.config import SimulationConfig
 from hub.simulator.engine import ContactCenter
 from hub.simulator.model import Contact
 from hub.simulator.sinks import CollectingSink, Sink, flush_sink, tick_sink
-from hub.simulator.voice_biometrics import SimulatedVoiceId, VoiceIdError
+from hub.simulator.voice_biometrics import SimulatedVoiceId
+from hub.voice_biometrics import VoiceIdError
 
 __all__ = ["Progress", "RunResult", "Simulation", "run"]
 

@@ -1,6 +1,8 @@
-"""Voice biometrics with Amazon Connect Voice ID's semantics, and a seeded simulated provider.
+"""A seeded simulated voice biometrics provider with Amazon Connect Voice ID's semantics.
 
-AWS ended Voice ID on 2026-05-20, so the hub talks to a :class:`VoiceBiometricsProvider`: domains,
+The interface and its result types live in :mod:`hub.voice_biometrics` (re-exported here for
+compatibility). AWS ended Voice ID on 2026-05-20, so the hub talks to a
+:class:`~hub.voice_biometrics.VoiceBiometricsProvider`: domains,
 speakers (enrolled from a call session, opted out, deleted), sessions named after the contact's
 ``InitialContactId``, evaluation returning an ``AuthenticationResult`` (``ACCEPT`` / ``REJECT`` with
 a 0-100 score against an acceptance threshold, ``NOT_ENOUGH_SPEECH``, ``SPEAKER_NOT_ENROLLED``,
@@ -19,81 +21,39 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from hub.simulator.ids import IdSource
+from hub.voice_biometrics import (
+    AuthenticationResult,
+    DomainResponse,
+    EnrollmentResponse,
+    EvaluationResponse,
+    FraudDetectionReason,
+    FraudDetectionResult,
+    FraudsterResponse,
+    SessionDescriptionResponse,
+    SessionResponse,
+    Speaker,
+    SpeakerResponse,
+    SpeakerStatus,
+    VoiceBiometricsProvider,
+    VoiceIdError,
+    WatchlistResponse,
+)
 
-__all__ = ["SimulatedVoiceId", "VoiceBiometricsProvider", "VoiceIdError"]
+__all__ = ["SimulatedVoiceId", "VoiceBiometricsProvider", "VoiceIdError"]  # the last two: from hub.voice_biometrics
 
 JSON = dict[str, Any]
 ENROLLMENT_SPEECH_S = 30.0
 AUTHENTICATION_SPEECH_S = 10.0
 
 
-class VoiceIdError(Exception):
-    """A failed Voice ID call; ``code`` is the API error (``ResourceNotFoundException``, ...)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        """Create the error."""
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-class VoiceBiometricsProvider(Protocol):
-    """What the hub needs from a voice biometrics service (Voice ID semantics and field names)."""
-
-    def create_domain(self, name: str) -> JSON:
-        """``CreateDomain``: a domain with its default watchlist; returns ``{"Domain": {...}}``."""
-
-    def describe_speaker(self, domain_id: str, speaker_id: str) -> JSON:
-        """``DescribeSpeaker``: ``{"Speaker": {CustomerSpeakerId, GeneratedSpeakerId, Status, ...}}``."""
-
-    def opt_out_speaker(self, domain_id: str, speaker_id: str) -> JSON:
-        """``OptOutSpeaker`` (creates an opted-out speaker when absent)."""
-
-    def delete_speaker(self, domain_id: str, speaker_id: str) -> None:
-        """``DeleteSpeaker``."""
-
-    def start_session(self, domain_id: str, session_name: str, speaker_id: str | None) -> JSON:
-        """Start streaming a call into a session named after the contact's ``InitialContactId``."""
-
-    def describe_session(self, domain_id: str, session_name: str) -> JSON:
-        """The session, its claimed speaker (``CustomerSpeakerId``) and ``StreamingStatus``."""
-
-    def restart_session(self, domain_id: str, session_name: str) -> JSON:
-        """Start collecting the call's audio afresh (a new evaluation window)."""
-
-    def update_session(self, domain_id: str, session_name: str, speaker_id: str) -> JSON:
-        """Set the speaker the caller claims to be."""
-
-    def end_session(self, domain_id: str, session_name: str) -> None:
-        """The call's audio stream ended (``StreamingStatus`` becomes ``ENDED``)."""
-
-    def enroll_by_session(self, domain_id: str, session_name: str) -> JSON:
-        """Enrol (or re-enrol) the session's speaker from its audio: ``{"Status": ...}``."""
-
-    def evaluate_session(self, domain_id: str, session_name: str) -> JSON:
-        """``EvaluateSession``: authentication and fraud-detection results."""
-
-    def create_watchlist(self, domain_id: str, name: str) -> JSON:
-        """``CreateWatchlist``: ``{"Watchlist": {...}}``."""
-
-    def register_fraudster(self, domain_id: str, session_name: str, watchlist_ids: list[str]) -> JSON:
-        """Register the voice of a session as a fraudster on watchlists: ``{"Fraudster": {...}}``."""
-
-    def associate_fraudster(self, domain_id: str, watchlist_id: str, fraudster_id: str) -> JSON:
-        """``AssociateFraudster``."""
-
-    def disassociate_fraudster(self, domain_id: str, watchlist_id: str, fraudster_id: str) -> JSON:
-        """``DisassociateFraudster``."""
-
-
 @dataclass
 class _Speaker:
     customer_id: str
     generated_id: str
-    status: str  # ENROLLED | OPTED_OUT | PENDING | EXPIRED
+    status: SpeakerStatus
     voice: str | None
     created_ms: int
     updated_ms: int
@@ -161,7 +121,7 @@ class SimulatedVoiceId:
         digest = hashlib.sha256("|".join((str(self._seed), *parts)).encode()).digest()
         return digest[0] * 256 + digest[1]
 
-    def _speaker_json(self, domain: _Domain, sp: _Speaker) -> JSON:
+    def _speaker_json(self, domain: _Domain, sp: _Speaker) -> Speaker:
         return {
             "DomainId": domain.domain_id,
             "CustomerSpeakerId": sp.customer_id,
@@ -176,7 +136,7 @@ class SimulatedVoiceId:
         return "id#" + self._ids.token(22)
 
     # ------------------------------------------------------------------ domains and speakers
-    def create_domain(self, name: str) -> JSON:
+    def create_domain(self, name: str) -> DomainResponse:
         """Create a domain and its default watchlist."""
         domain = _Domain(self._ids.token(22), name, self._ids.token(22))
         domain.watchlists[domain.default_watchlist] = "Default"
@@ -190,7 +150,7 @@ class SimulatedVoiceId:
             }
         }
 
-    def describe_speaker(self, domain_id: str, speaker_id: str) -> JSON:
+    def describe_speaker(self, domain_id: str, speaker_id: str) -> SpeakerResponse:
         """Describe a speaker by customer or generated id."""
         domain = self._domain(domain_id)
         for sp in domain.speakers.values():
@@ -198,7 +158,7 @@ class SimulatedVoiceId:
                 return {"Speaker": self._speaker_json(domain, sp)}
         raise VoiceIdError("ResourceNotFoundException", f"speaker {speaker_id} not found")
 
-    def opt_out_speaker(self, domain_id: str, speaker_id: str) -> JSON:
+    def opt_out_speaker(self, domain_id: str, speaker_id: str) -> SpeakerResponse:
         """Opt a speaker out (its voiceprint is dropped)."""
         domain = self._domain(domain_id)
         now = self._clock()
@@ -215,7 +175,7 @@ class SimulatedVoiceId:
         if domain.speakers.pop(speaker_id, None) is None:
             raise VoiceIdError("ResourceNotFoundException", f"speaker {speaker_id} not found")
 
-    def enroll_speaker(self, domain_id: str, speaker_id: str, voice: str) -> JSON:
+    def enroll_speaker(self, domain_id: str, speaker_id: str, voice: str) -> SpeakerResponse:
         """Enrol ``speaker_id`` with ``voice`` directly (what a batch enrolment job does)."""
         domain = self._domain(domain_id)
         now = self._clock()
@@ -228,7 +188,7 @@ class SimulatedVoiceId:
     # ------------------------------------------------------------------ sessions
     def start_session(
         self, domain_id: str, session_name: str, speaker_id: str | None, voice: str | None = None
-    ) -> JSON:
+    ) -> SessionResponse:
         """Start a session; ``voice`` (simulation only) is who really speaks, default ``speaker_id``."""
         domain = self._domain(domain_id)
         actual = voice or speaker_id or f"anonymous:{session_name}"
@@ -236,13 +196,13 @@ class SimulatedVoiceId:
         domain.sessions[session.session_id] = session
         return {"Session": {"SessionId": session.session_id, "SessionName": session_name, "DomainId": domain_id}}
 
-    def update_session(self, domain_id: str, session_name: str, speaker_id: str) -> JSON:
+    def update_session(self, domain_id: str, session_name: str, speaker_id: str) -> SessionResponse:
         """Set the claimed speaker id of a session."""
         session = self._session(self._domain(domain_id), session_name)
         session.speaker_id = speaker_id
         return {"Session": {"SessionId": session.session_id, "SessionName": session.name, "DomainId": domain_id}}
 
-    def describe_session(self, domain_id: str, session_name: str) -> JSON:
+    def describe_session(self, domain_id: str, session_name: str) -> SessionDescriptionResponse:
         """``DescribeSession``-like: the session, its claimed speaker and streaming status."""
         session = self._session(self._domain(domain_id), session_name)
         return {
@@ -255,7 +215,7 @@ class SimulatedVoiceId:
             }
         }
 
-    def restart_session(self, domain_id: str, session_name: str) -> JSON:
+    def restart_session(self, domain_id: str, session_name: str) -> SessionResponse:
         """Start collecting audio afresh for the same call (Streams' ``startNew`` evaluation)."""
         old = self._session(self._domain(domain_id), session_name)
         return self.start_session(domain_id, old.name, old.speaker_id, voice=old.voice)
@@ -266,7 +226,7 @@ class SimulatedVoiceId:
         if session.ended_ms is None:
             session.ended_ms = self._clock()
 
-    def enroll_by_session(self, domain_id: str, session_name: str) -> JSON:
+    def enroll_by_session(self, domain_id: str, session_name: str) -> EnrollmentResponse:
         """Enrol the session's claimed speaker with the session's voice (needs 30 s of net speech)."""
         domain = self._domain(domain_id)
         session = self._session(domain, session_name)
@@ -277,19 +237,21 @@ class SimulatedVoiceId:
         self.enroll_speaker(domain_id, session.speaker_id, session.voice)
         return {"Status": "COMPLETED"}
 
-    def evaluate_session(self, domain_id: str, session_name: str) -> JSON:
+    def evaluate_session(self, domain_id: str, session_name: str) -> EvaluationResponse:
         """Authenticate the claimed speaker and check the voice against the watchlist."""
         domain = self._domain(domain_id)
         session = self._session(domain, session_name)
         speech = self._speech(session)
         now = self._clock()
-        window = {"AudioAggregationStartedAt": session.started_ms / 1000, "AudioAggregationEndedAt": now / 1000}
-        auth: JSON = {
+        started, ended = session.started_ms / 1000, now / 1000
+        auth: AuthenticationResult = {
             "AuthenticationResultId": self._ids.token(32),
             "CustomerSpeakerId": session.speaker_id,
             "GeneratedSpeakerId": None,
             "Configuration": {"AcceptanceThreshold": self.acceptance_threshold},
-            **window,
+            "AudioAggregationStartedAt": started,
+            "AudioAggregationEndedAt": ended,
+            "Decision": "SPEAKER_ID_NOT_PROVIDED",
         }
         speaker = domain.speakers.get(session.speaker_id or "")
         if session.speaker_id is None:
@@ -306,9 +268,10 @@ class SimulatedVoiceId:
             h = self._score("auth", session.session_id, speaker.customer_id)
             genuine = speaker.voice == session.voice
             score = 88 + h % 12 if genuine else 5 + h % 40
-            auth.update(Decision="ACCEPT" if score >= self.acceptance_threshold else "REJECT", Score=score)
+            auth["Decision"] = "ACCEPT" if score >= self.acceptance_threshold else "REJECT"
+            auth["Score"] = score
             auth["GeneratedSpeakerId"] = speaker.generated_id
-        fraud = self._fraud(domain, session, speech, window)
+        fraud = self._fraud(domain, session, speech, started, ended)
         return {
             "DomainId": domain_id,
             "SessionId": session.session_id,
@@ -318,16 +281,19 @@ class SimulatedVoiceId:
             "FraudDetectionResult": fraud,
         }
 
-    def _fraud(self, domain: _Domain, session: _Session, speech: float, window: JSON) -> JSON:
+    def _fraud(
+        self, domain: _Domain, session: _Session, speech: float, started: float, ended: float
+    ) -> FraudDetectionResult:
         watchlist = domain.default_watchlist
-        result: JSON = {
+        result: FraudDetectionResult = {
             "FraudDetectionResultId": self._ids.token(32),
             "Configuration": {"RiskThreshold": self.risk_threshold, "WatchlistId": watchlist},
             "Reasons": [],
-            **window,
+            "AudioAggregationStartedAt": started,
+            "AudioAggregationEndedAt": ended,
+            "Decision": "NOT_ENOUGH_SPEECH",
         }
         if speech < AUTHENTICATION_SPEECH_S:
-            result["Decision"] = "NOT_ENOUGH_SPEECH"
             return result
         match = next(
             (fid for fid, (voice, lists) in domain.fraudsters.items() if voice == session.voice and watchlist in lists),
@@ -336,32 +302,31 @@ class SimulatedVoiceId:
         h = self._score("fraud", session.session_id)
         known = 85 + h % 15 if match else h % 20
         spoof = 70 + h % 30 if session.voice.startswith("synthetic:") else h % 10
-        reasons = [r for r, s in (("KNOWN_FRAUDSTER", known), ("VOICE_SPOOFING", spoof)) if s >= self.risk_threshold]
-        result.update(
-            Decision="HIGH_RISK" if reasons else "LOW_RISK",
-            Reasons=reasons,
-            RiskDetails={
-                "KnownFraudsterRisk": {"RiskScore": known, "GeneratedFraudsterId": match},
-                "VoiceSpoofingRisk": {"RiskScore": spoof},
-            },
-        )
+        risks: tuple[tuple[FraudDetectionReason, int], ...] = (("KNOWN_FRAUDSTER", known), ("VOICE_SPOOFING", spoof))
+        reasons = [reason for reason, score in risks if score >= self.risk_threshold]
+        result["Decision"] = "HIGH_RISK" if reasons else "LOW_RISK"
+        result["Reasons"] = reasons
+        result["RiskDetails"] = {
+            "KnownFraudsterRisk": {"RiskScore": known, "GeneratedFraudsterId": match},
+            "VoiceSpoofingRisk": {"RiskScore": spoof},
+        }
         return result
 
     # ------------------------------------------------------------------ fraudsters
-    def create_watchlist(self, domain_id: str, name: str) -> JSON:
+    def create_watchlist(self, domain_id: str, name: str) -> WatchlistResponse:
         """Create a watchlist."""
         domain = self._domain(domain_id)
         wid = self._ids.token(22)
         domain.watchlists[wid] = name
         return {"Watchlist": {"DomainId": domain_id, "WatchlistId": wid, "Name": name, "DefaultWatchlist": False}}
 
-    def register_fraudster(self, domain_id: str, session_name: str, watchlist_ids: list[str]) -> JSON:
+    def register_fraudster(self, domain_id: str, session_name: str, watchlist_ids: list[str]) -> FraudsterResponse:
         """Register the voice heard in a session as a fraudster (default watchlist when none given)."""
         domain = self._domain(domain_id)
         session = self._session(domain, session_name)
         return self.register_voice(domain_id, session.voice, watchlist_ids)
 
-    def register_voice(self, domain_id: str, voice: str, watchlist_ids: list[str]) -> JSON:
+    def register_voice(self, domain_id: str, voice: str, watchlist_ids: list[str]) -> FraudsterResponse:
         """Register a voice label as a fraudster (simulation set-up)."""
         domain = self._domain(domain_id)
         lists = set(watchlist_ids or [domain.default_watchlist])
@@ -380,7 +345,7 @@ class SimulatedVoiceId:
             raise VoiceIdError("ResourceNotFoundException", f"fraudster {fraudster_id} not found")
         return domain.fraudsters[fraudster_id][1]
 
-    def associate_fraudster(self, domain_id: str, watchlist_id: str, fraudster_id: str) -> JSON:
+    def associate_fraudster(self, domain_id: str, watchlist_id: str, fraudster_id: str) -> FraudsterResponse:
         """Put a fraudster on a watchlist."""
         lists = self._fraudster_lists(domain_id, watchlist_id, fraudster_id)
         lists.add(watchlist_id)
@@ -388,7 +353,7 @@ class SimulatedVoiceId:
             "Fraudster": {"DomainId": domain_id, "GeneratedFraudsterId": fraudster_id, "WatchlistIds": sorted(lists)}
         }
 
-    def disassociate_fraudster(self, domain_id: str, watchlist_id: str, fraudster_id: str) -> JSON:
+    def disassociate_fraudster(self, domain_id: str, watchlist_id: str, fraudster_id: str) -> FraudsterResponse:
         """Take a fraudster off a watchlist (a fraudster must stay on at least one)."""
         lists = self._fraudster_lists(domain_id, watchlist_id, fraudster_id)
         if lists == {watchlist_id}:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hub.simulator.errors import CTIError
-from hub.simulator.voice_biometrics import VoiceIdError
+from hub.voice_biometrics import VoiceIdError
 
 if TYPE_CHECKING:
     from hub.simulator.runner import Simulation
@@ -29,6 +29,10 @@ VOICE_ID_OPERATIONS = tuple(
         "deleteSpeaker",
     )
 )
+
+
+def _json(response: Mapping[str, Any]) -> JSON:
+    return dict(response)
 
 
 def _speaker(sim: Simulation, session: str) -> str:
@@ -56,21 +60,21 @@ def voice_id_call(sim: Simulation, agent_id: str, operation: str, params: Mappin
     method = operation.removeprefix(_PREFIX)
     with sim.lock:
         if method == "describeSession":
-            return vid.describe_session(domain, session)
+            return _json(vid.describe_session(domain, session))
         if method == "describeSpeaker":
-            return vid.describe_speaker(domain, _speaker(sim, session))
+            return _json(vid.describe_speaker(domain, _speaker(sim, session)))
         if method == "evaluateSession":
             if params.get("StartNew"):
                 vid.restart_session(domain, session)
-            return vid.evaluate_session(domain, session)
+            return _json(vid.evaluate_session(domain, session))
         if method == "enrollBySession":
-            return vid.enroll_by_session(domain, session)
+            return _json(vid.enroll_by_session(domain, session))
         if method == "updateSession":
             speaker_id = params.get("SpeakerId")
             if not isinstance(speaker_id, str) or not speaker_id:
                 raise CTIError("InvalidParameterException", "missing or invalid 'SpeakerId'")
-            return vid.update_session(domain, session, speaker_id)
+            return _json(vid.update_session(domain, session, speaker_id))
         if method == "optOutSpeaker":
-            return vid.opt_out_speaker(domain, _speaker(sim, session))
+            return _json(vid.opt_out_speaker(domain, _speaker(sim, session)))
         vid.delete_speaker(domain, _speaker(sim, session))
         return {}
