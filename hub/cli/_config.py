@@ -34,7 +34,9 @@ def check(connections: bool) -> None:
         plugins.load(settings)
     except PluginLoadError as err:
         errors += err.errors
-    errors += [f"plugin {r.label}: {r.error}" for r in plugins.failures() if f"plugin {r.label}: {r.error}" not in errors]
+    errors += [
+        f"plugin {r.label}: {r.error}" for r in plugins.failures() if f"plugin {r.label}: {r.error}" not in errors
+    ]
     try:
         plugins.validate(settings)
     except ConfigurationError as err:

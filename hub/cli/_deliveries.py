@@ -52,9 +52,7 @@ def deliveries(
         return
     engine = _engine(url)
     with session_scope(engine, write=False) as db:
-        rows = list_deliveries(
-            db, status=status, plugin=plugin, contact_id=contact_id, limit=limit, newest_first=True
-        )
+        rows = list_deliveries(db, status=status, plugin=plugin, contact_id=contact_id, limit=limit, newest_first=True)
     engine.dispose()
     table = Table()
     for column in ("id", "plugin", "hook", "status", "attempts", "contact", "idempotency key", "last error"):

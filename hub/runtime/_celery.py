@@ -32,7 +32,7 @@ from hub.config import HubSettings, hub_settings, load_settings
 from hub.db import create_engine_from_url
 from hub.plugins import HubPlugins, load_plugins
 from hub.runtime._executor import Executor
-from hub.runtime._settings import RuntimeOptions
+from hub.runtime._settings import RuntimeOptions, normalized_workers
 
 __all__ = ["TASK_NAME", "WorkerProcess", "create_app", "worker_process"]
 
@@ -108,7 +108,8 @@ def worker_process() -> WorkerProcess:
             typed = hub_settings(settings)
             plugins.startup(None)
             engine = create_engine_from_url(typed.database.url)
-            _State.current = WorkerProcess(settings, typed, plugins, Executor(engine, plugins, typed.workers))
+            executor = Executor(engine, plugins, normalized_workers(typed.workers))
+            _State.current = WorkerProcess(settings, typed, plugins, executor)
             _State.pid = os.getpid()
             _log.info("worker process %s ready: plugins %s", os.getpid(), ", ".join(plugins.enabled()) or "none")
         return _State.current

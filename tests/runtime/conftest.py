@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -36,6 +35,9 @@ ENTRY_POINTS = {
 POSTGRES_ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 RABBITMQ_URL = os.environ.get("HUB_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
+
+if str(PLUGIN_DIR) not in sys.path:  # the test modules read the plugins' output with hubtest_common
+    sys.path.insert(0, str(PLUGIN_DIR))
 
 
 def require_service(host: str, port: int, what: str) -> None:
@@ -66,9 +68,7 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     return os.pathsep.join([str(PLUGIN_DIR), str(root), str(Path(__file__).parents[2])])
 
 
-def make_env(
-    folder: Path, database_url: str, broker_url: str, enabled: list[str], **extra: str
-) -> dict[str, str]:
+def make_env(folder: Path, database_url: str, broker_url: str, enabled: list[str], **extra: str) -> dict[str, str]:
     """``HUB_*`` settings for one test: database, broker, a unique queue, plugins and their files."""
     env = {
         "HUB_ENV": "test",

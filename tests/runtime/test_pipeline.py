@@ -11,9 +11,17 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from hub.db import create_engine_from_url, get_contact, list_deliveries, list_events, load_agents, session_scope, upgrade
-from hub.db._models import DELIVERIES
 from hub.config import load_settings
+from hub.db import (
+    create_engine_from_url,
+    get_contact,
+    list_deliveries,
+    list_events,
+    load_agents,
+    session_scope,
+    upgrade,
+)
+from hub.db._models import DELIVERIES
 from hub.plugins import HubPlugins
 from hub.runtime import AgentInput, Executor, Pipeline, backoff_delay, pack_groups
 from hub.runtime._pipeline import _utc
@@ -39,7 +47,7 @@ def engine(tmp_path: Path) -> Engine:
 @pytest.fixture
 def plugins(plugin_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> HubPlugins:
     """The recorder test plugin, registered in-process, writing to ``tmp_path/recorder.jsonl``."""
-    import hubtest_recorder  # noqa: PLC0415 - on sys.path through plugin_path
+    import hubtest_recorder
 
     monkeypatch.setenv("HUB_PLUGINS__RECORDER__PATH", str(tmp_path / "recorder.jsonl"))
     hub_plugins = HubPlugins()
@@ -115,8 +123,9 @@ def test_malformed_input_is_reported_and_the_rest_written(engine: Engine, plugin
 
 def test_executor_runs_in_order_and_retries_with_backoff(engine: Engine, plugins: HubPlugins, tmp_path: Path) -> None:
     """The executor (no broker): a group runs in id order; a blocked delivery is deferred untouched."""
-    from hub.config import WorkersSettings  # noqa: PLC0415
-    from hubtest_common import read  # noqa: PLC0415
+    from hubtest_common import read
+
+    from hub.config import WorkersSettings
 
     Pipeline(engine, plugins).ingest(inputs_for("jane"))
     out = tmp_path / "recorder.jsonl"
