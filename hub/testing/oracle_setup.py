@@ -112,9 +112,7 @@ def setup_oracle(dest: Path | None = None, src: Path | None = None, *, quiet: bo
     dest = (dest or default_oracle_dir()).resolve()
     src = (src or default_oracle_source()).resolve()
     if not (src / "oracle.js").is_file() or not (src / "package-lock.json").is_file():
-        raise OracleSetupError(
-            f"no streams-oracle at {src} (set {ORACLE_SRC_ENV} to the folder holding oracle.js)"
-        )
+        raise OracleSetupError(f"no streams-oracle at {src} (set {ORACLE_SRC_ENV} to the folder holding oracle.js)")
     copied = _sync_tree(src, dest)
     if is_installed(dest):
         if not quiet:
