@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from hub.config import HubSettings, hub_settings
+from hub.ingest._bridge import mount_bridge
 from hub.ingest._http import IngestLimits
 from hub.ingest._sink import IngestSink
 from hub.ingest.eventbridge import DEFAULT_API_KEY_HEADER, EventBridgeAuth, eventbridge_router
@@ -72,6 +73,7 @@ def create_app(
     keys = (ingest.firehose_access_key,) if ingest.firehose_access_key else ()
     app.include_router(firehose_router(sink, keys, limits))
     app.include_router(eventbridge_router(sink, auth, limits))
+    mount_bridge(app, settings, sink)  # the Streams browser bridge, when ingest.bridge.secret is set
 
     @app.get(
         HEALTH_PATH,

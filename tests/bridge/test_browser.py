@@ -174,7 +174,7 @@ def test_agent_data_and_logs_arrive_in_order_and_the_hub_derives_the_library_eve
         page.drained(index + 1)
     page.page.evaluate("connect.getLog().warn('bridge e2e %s', 'marker')")
     page.wait("s.queued === 0 && s.acked > 0")
-    page.page.wait_for_function("ConnectHubBridge.status().applied >= %d" % (len(SNAPSHOTS) + 1))
+    page.page.wait_for_function(f"ConnectHubBridge.status().applied >= {len(SNAPSHOTS) + 1}")
 
     assert_same_as_driven(sink, page, SNAPSHOTS)
     names = [name for step in hub_events(sink) for name, _ in step]
@@ -277,7 +277,7 @@ def test_bounded_queue_while_down_and_resume_when_back_online(
 
 @pytest.mark.parametrize("problem", ["revoked", "expired", "garbage"])
 def test_401_stops_retrying_reports_and_resumes_with_a_new_token(
-    open_page: Any, hub: HubServer, sink: RecordingSink, credentials: BridgeCredentials, engine: Engine, problem: str
+    open_page: Any, hub: HubServer, sink: RecordingSink, credentials: BridgeCredentials, engine: Engine, *, problem: str
 ) -> None:
     issued = credentials.mint(ARN)
     token = issued.token
