@@ -127,6 +127,7 @@ def test_sqlite_connections_get_the_pragmas(sqlite_url: URL) -> None:
         assert pragma("foreign_keys") == 1
         assert pragma("busy_timeout") == 30_000
         assert pragma("synchronous") == 1  # NORMAL
+        assert pragma("wal_autocheckpoint") == 10_000
     engine.dispose()
 
 
