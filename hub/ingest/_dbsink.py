@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from hub import AgentSession, Hub, HubError
 from hub.db import (
+    ContactUpsert,
     DeliveryRecord,
     EventRecord,
     Receipt,
@@ -49,6 +50,7 @@ from hub.ingest._rows import aes_contact_upserts, agent_row, check_row, contact_
 from hub.ingest._sink import ContactRecordInput, IngestResult
 from hub.replay import summarize_payload
 from hub.sources import contact_events, contact_records
+from hub.sources._util import parse_timestamp
 from hub.sources.agent_events import AgentEvent, to_agent_data
 from hub.sources.contact_events import ContactEvent
 from hub.sources.errors import MalformedRequestError, SourceUnavailableError
@@ -88,6 +90,44 @@ class _AgentBatch:
     contacts: list[Any] = field(default_factory=list)
     events: list[EventRecord] = field(default_factory=list)
     deliveries: list[DeliveryRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _AgentInput:
+    """One agent data input: its time, a label for errors, its source, and how to convert it
+    (lazily: stale inputs are never converted) into ``(agent data, agent ARN, contact upserts)``."""
+
+    at: dt.datetime
+    label: str
+    source: str
+    convert: Callable[[], tuple[Mapping[str, Any], str | None, list[ContactUpsert]]]
+
+
+def _aes_input(event: AgentEvent) -> _AgentInput:
+    at = _utc(event.event_timestamp)
+
+    def convert() -> tuple[Mapping[str, Any], str | None, list[ContactUpsert]]:
+        return to_agent_data(event), event.agent_arn, aes_contact_upserts(event, event.agent_arn, at)
+
+    return _AgentInput(at, f"agent event {event.event_id}", "aes", convert)
+
+
+def _streams_input(agent_key: str, data: Mapping[str, Any], received: dt.datetime) -> _AgentInput:
+    snapshot = data.get("snapshot") if isinstance(data, Mapping) else None
+    if not isinstance(snapshot, Mapping) or not isinstance(data.get("configuration"), Mapping):
+        raise MalformedRequestError(f"agent data of {agent_key[:80]}: snapshot and configuration are required")
+    stamp = snapshot.get("snapshotTimestamp")
+    try:
+        at = parse_timestamp(stamp) if isinstance(stamp, str) else received
+    except ValueError:
+        raise MalformedRequestError(f"agent data of {agent_key[:80]}: invalid snapshotTimestamp") from None
+    configuration = data.get("configuration")
+    arn = configuration.get("agentARN") if isinstance(configuration, Mapping) else None
+
+    def convert() -> tuple[Mapping[str, Any], str | None, list[ContactUpsert]]:
+        return data, arn if isinstance(arn, str) else None, []
+
+    return _AgentInput(at, f"agent data of {agent_key[:80]}", "streams", convert)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -131,6 +171,26 @@ class DatabaseSink:
         """Apply AES records (see :meth:`hub.ingest.IngestSink.ingest_agent_events`)."""
         with self._transaction() as (db, touched, commit_hooks):
             return self._agent_events(db, request_key, events, touched, commit_hooks)
+
+    def apply_agent_data(self, agent_key: str, data: Mapping[str, Any]) -> IngestResult:
+        """Apply Streams agent data (``{"snapshot", "configuration"}``, e.g. from the browser bridge).
+
+        Same path as AES records: the agent's session raises the events, everything is written in one
+        transaction, and data older than the stored snapshot (``snapshotTimestamp``) is not applied.
+        """
+        received = utcnow()
+        with self._transaction() as (db, touched, commit_hooks):
+            batch, stale = self._apply_groups(
+                db, {agent_key: [_streams_input(agent_key, data, received)]}, touched, commit_hooks
+            )
+            return IngestResult(
+                accepted=1 - stale, stale=stale, events=len(batch.events), deliveries=len(batch.deliveries)
+            )
+
+    @property
+    def engine(self) -> Engine:
+        """The database engine (shared with the bridge's credential store)."""
+        return self._engine
 
     def ingest_contact_records(self, request_key: str | None, records: Sequence[ContactRecordInput]) -> IngestResult:
         """Store contact records (see :meth:`hub.ingest.IngestSink.ingest_contact_records`)."""
@@ -222,10 +282,27 @@ class DatabaseSink:
         for event in events:
             by_id.setdefault(event.event_id, event)
         fresh = claim_receipts(db, [Receipt("aes", key) for key in by_id])
-        groups: dict[str, list[tuple[dt.datetime, AgentEvent]]] = {}
+        groups: dict[str, list[_AgentInput]] = {}
         for receipt in fresh:
             event = by_id[receipt.key]
-            groups.setdefault(event.agent_arn, []).append((_utc(event.event_timestamp), event))
+            groups.setdefault(event.agent_arn, []).append(_aes_input(event))
+        batch, stale = self._apply_groups(db, groups, touched, after_commit)
+        return IngestResult(
+            accepted=len(fresh) - stale,
+            duplicates=len(events) - len(fresh),
+            stale=stale,
+            events=len(batch.events),
+            deliveries=len(batch.deliveries),
+        )
+
+    def _apply_groups(
+        self,
+        db: Session,
+        groups: dict[str, list[_AgentInput]],
+        touched: set[str],
+        after_commit: list[Callable[[], None]],
+    ) -> tuple[_AgentBatch, int]:
+        """Apply each agent's inputs (in time order) to its session, then write everything."""
         stored = self._load_agents(db, sorted(groups))
         batch = _AgentBatch()
         stale = 0
@@ -234,10 +311,8 @@ class DatabaseSink:
             touched.add(key)
             session = self._session_for(key, stored.get(key))
             state = self._known[key]
-            applied = self._apply_agent(
-                key, session, sorted(groups[key], key=lambda p: (p[0], p[1].event_id)), state, batch
-            )
-            stale += len(groups[key]) - applied
+            ordered = sorted(groups[key], key=lambda item: (item.at, item.label))
+            stale += len(ordered) - self._apply_agent(key, session, ordered, state, batch)
             new_state[key] = _AgentState(state.snapshot_at, state.last_seq)
         self._check(batch)
         write_batch(
@@ -249,47 +324,42 @@ class DatabaseSink:
             deliveries=batch.deliveries,
         )
         after_commit.append(lambda: self._known.update(new_state))
-        return IngestResult(
-            accepted=len(fresh) - stale,
-            duplicates=len(events) - len(fresh),
-            stale=stale,
-            events=len(batch.events),
-            deliveries=len(batch.deliveries),
-        )
+        return batch, stale
 
     def _apply_agent(
         self,
         key: str,
         session: AgentSession,
-        ordered: list[tuple[dt.datetime, AgentEvent]],
+        inputs: list[_AgentInput],
         state: _AgentState,
         batch: _AgentBatch,
     ) -> int:
-        """Apply one agent's fresh records in order; returns how many were applied (not stale)."""
+        """Apply one agent's fresh inputs in order; returns how many were applied (not stale)."""
         applied = 0
-        last: tuple[AgentEvent, dict[str, Any], dt.datetime] | None = None
-        for at, event in ordered:
+        last: tuple[Mapping[str, Any], str | None, dt.datetime] | None = None
+        for item in inputs:
+            at = item.at
             if state.snapshot_at is not None and at < state.snapshot_at:
                 continue
             try:
-                data = to_agent_data(event)
+                data, arn, contacts = item.convert()
             except (OverflowError, ValueError) as exc:
-                raise MalformedRequestError(f"agent event {event.event_id}: {exc}") from None
+                raise MalformedRequestError(f"{item.label}: {exc}") from None
             captured: list[_Captured] = []
             self._capture = captured
             try:
                 session.apply_agent_data(data)
             except HubError as exc:
-                raise MalformedRequestError(f"agent event {event.event_id}: {exc}") from None
+                raise MalformedRequestError(f"{item.label}: {exc}") from None
             finally:
                 self._capture = None
-            self._record_events(key, at=at, captured=captured, state=state, batch=batch, data=data)
-            batch.contacts.extend(aes_contact_upserts(event, key, at))
+            self._record_events(key, at=at, captured=captured, state=state, batch=batch, data=data, source=item.source)
+            batch.contacts.extend(contacts)
             state.snapshot_at = at
             applied += 1
-            last = (event, data, at)
+            last = (data, arn, at)
         if last is not None:
-            batch.agents.append(agent_row(key, last[0], last[1], last[2], state.last_seq))
+            batch.agents.append(agent_row(key, last[1], last[0], last[2], state.last_seq))
         return applied
 
     def _record_events(
@@ -301,6 +371,7 @@ class DatabaseSink:
         state: _AgentState,
         batch: _AgentBatch,
         data: Mapping[str, Any],
+        source: str,
     ) -> None:
         for item in captured:
             state.last_seq += 1
@@ -309,7 +380,7 @@ class DatabaseSink:
                 EventRecord(
                     name=item.name,
                     occurred_at=at,
-                    source="aes",
+                    source=source,
                     agent_key=key,
                     seq=seq,
                     contact_id=item.contact_id,
@@ -331,7 +402,7 @@ class DatabaseSink:
                     DeliveryRecord(
                         plugin=plugin,
                         hook=hook,
-                        idempotency_key=f"aes:{digest(key)}:{seq}:{plugin}:{hook}",
+                        idempotency_key=f"{source}:{digest(key)}:{seq}:{plugin}:{hook}",
                         event_ref=(key, seq),
                         contact_id=item.contact_id,
                         ordering_key=item.contact_id or key,

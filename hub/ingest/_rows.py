@@ -128,10 +128,8 @@ def contact_upsert(source_fields: Mapping[str, Any], *, source: str, source_ts: 
     return ContactUpsert(source=source, source_ts=source_ts, **values)
 
 
-def agent_row(
-    key: str, event: AgentEvent, data: Mapping[str, Any], snapshot_at: dt.datetime, last_seq: int
-) -> AgentRow:
-    """The ``agents`` row after applying ``data`` (the converted agent data of ``event``)."""
+def agent_row(key: str, arn: str | None, data: Mapping[str, Any], snapshot_at: dt.datetime, last_seq: int) -> AgentRow:
+    """The ``agents`` row after applying ``data`` (Streams agent data) at ``snapshot_at``."""
     snapshot = data["snapshot"]
     configuration = data["configuration"]
     state = snapshot.get("state") or {}
@@ -140,7 +138,7 @@ def agent_row(
     return AgentRow(
         key=key,
         snapshot_at=snapshot_at,
-        arn=event.agent_arn,
+        arn=arn or configuration.get("agentARN"),
         username=configuration.get("username"),
         name=configuration.get("name") or None,
         routing_profile_arn=routing.get("routingProfileARN"),

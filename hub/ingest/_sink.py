@@ -67,6 +67,10 @@ class IngestSink(Protocol):
         """
         ...
 
+    def apply_agent_data(self, agent_key: str, data: Mapping[str, Any]) -> IngestResult:
+        """Apply Streams agent data (``{"snapshot", "configuration"}``) to agent ``agent_key``'s session."""
+        ...
+
     def ingest_contact_records(self, request_key: str | None, records: Sequence[ContactRecordInput]) -> IngestResult:
         """Update the contact rows from contact records and raise the contact-record hook."""
         ...
