@@ -10,7 +10,9 @@ query on every call; measured in ``bench/db_write.py``, that capped the write pa
 * SQLite: ``INSERT ... VALUES (?, ...), (?, ...)`` in chunks under the bound-parameter limit, run by
   the ``sqlite3`` module in C.
 
-The ``ON CONFLICT`` clause is the same text on both databases. Values are stored exactly as the
+The ``ON CONFLICT`` clause is the same text on both databases. Identifiers in the generated SQL come
+from the table metadata and constants in ``_upserts.py`` only, always quoted; every value is a bound
+parameter. Values are stored exactly as the
 SQLAlchemy column types would store them (UTC timestamps in SQLAlchemy's SQLite text format, JSON via
 the same serialiser), so the ORM reads them back unchanged; the tests run every write through this path.
 """
