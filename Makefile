@@ -32,8 +32,8 @@ test: $(STAMP) oracle
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check hub plugins tests bench migrations
-	$(BIN)/ruff format --check hub plugins tests bench migrations
+	$(BIN)/ruff check hub plugins tests bench migrations tools
+	$(BIN)/ruff format --check hub plugins tests bench migrations tools
 	$(BIN)/mypy
 
 bench: $(STAMP) oracle
