@@ -10,6 +10,7 @@ import click
 from hub.cli._bridge import bridge
 from hub.cli._replay import replay
 from hub.cli._serve import serve
+from hub.cli._simulate import simulate
 from hub.cli._worker import worker
 from hub.cli._db import db
 from hub.cli._demo import demo
@@ -35,3 +36,4 @@ main.add_command(deliveries)
 main.add_command(plugins)
 main.add_command(config)
 main.add_command(bridge)
+main.add_command(simulate)
