@@ -87,10 +87,7 @@ class Agent:
 
     def get_state_duration(self) -> float:
         """Milliseconds in the current state, corrected for the clock skew of the latest snapshot."""
-        start = self.get_state().start_timestamp
-        if start is None:
-            return float("nan")
-        return self._session.now_ms() - start.timestamp() * 1000.0 + self._session.skew_ms()
+        return self._session.duration_since(self.get_state().start_timestamp)
 
     get_status_duration = get_state_duration
 

@@ -76,10 +76,7 @@ class Connection:
 
     def get_state_duration(self) -> float:
         """Milliseconds in the current state, corrected for clock skew."""
-        ts = self.get_state().timestamp
-        if ts is None:
-            return float("nan")
-        return self._session.now_ms() - ts.timestamp() * 1000.0 + self._session.skew_ms()
+        return self._session.duration_since(self.get_state().timestamp)
 
     get_status_duration = get_state_duration
 

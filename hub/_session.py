@@ -34,6 +34,8 @@ from hub._errors import ActionError, MalformedAgentDataError, StateError, Unsupp
 from hub._validation import validate_request
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from hub._data import ConnectionData
 
 __all__ = ["AgentSession", "normalise_snapshot"]
@@ -156,6 +158,12 @@ class AgentSession:
     def now_ms(self) -> float:
         """The session clock in epoch milliseconds."""
         return self.clock() * 1000.0
+
+    def duration_since(self, moment: datetime | None) -> float:
+        """Milliseconds from ``moment`` to now, corrected for clock skew as the library does (NaN without one)."""
+        if moment is None:
+            return float("nan")
+        return self.now_ms() - moment.timestamp() * 1000.0 + self.skew_ms()
 
     def skew_ms(self) -> float:
         """The clock skew of the latest snapshot (ms), 0 when unknown."""
