@@ -136,6 +136,7 @@ class HubServer:
     sink: Any
     credentials: BridgeCredentials
     seen: list[Seen] = field(default_factory=list)
+    answered: threading.Condition = field(default_factory=threading.Condition)
 
     def __post_init__(self) -> None:
         app = FastAPI()
@@ -162,6 +163,8 @@ class HubServer:
                 await send(message)
 
             await app(scope, read, capture)
+            with self.answered:
+                self.answered.notify_all()
 
         # Bind and listen before uvicorn starts: connections wait in the backlog, no start-up race.
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -178,6 +181,14 @@ class HubServer:
     def posts(self, path: str) -> list[Seen]:
         """The POSTs received on ``path``."""
         return [s for s in list(self.seen) if s.method == "POST" and s.path == path]
+
+    def wait_for(self, path: str, status: int, count: int, timeout: float = 20.0) -> None:
+        """Block until ``count`` POSTs on ``path`` were answered with ``status`` (only when no route is active)."""
+        with self.answered:
+            done = self.answered.wait_for(
+                lambda: sum(1 for s in self.posts(path) if s.status == status) >= count, timeout
+            )
+        assert done, f"hub answered {[s.status for s in self.posts(path)]} on {path}, wanted {count} x {status}"
 
     def close(self) -> None:
         """Stop uvicorn."""

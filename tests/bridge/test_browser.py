@@ -275,6 +275,22 @@ def test_bounded_queue_while_down_and_resume_when_back_online(
     assert got == [s for s in SNAPSHOTS[:6] if s in got]  # order kept
 
 
+def test_pagehide_sends_what_is_queued_with_keepalive(
+    open_page: Any, hub: HubServer, sink: RecordingSink, credentials: BridgeCredentials
+) -> None:
+    page = open_page()
+    url = f"{hub.origin}{AGENT_DATA_PATH}"
+    page.context.route(url, lambda route: route.abort("internetdisconnected"))
+    page.start(hub, credentials.mint(ARN).token, minBackoffMs=60000, maxBackoffMs=60000, logLevel="WARN")
+    page.push(SNAPSHOTS[0])
+    page.push(SNAPSHOTS[1])
+    page.wait("s.retries >= 1 && s.queued === 2")
+    page.context.unroute(url)
+    page.page.goto("about:blank")  # pagehide: the queue goes out with fetch(..., {keepalive: true})
+    hub.wait_for(AGENT_DATA_PATH, 200, 1)  # no route is active any more, so blocking here cannot deadlock
+    assert [data["snapshot"] for _, data in sink.applied] == SNAPSHOTS[:2]
+
+
 @pytest.mark.parametrize("problem", ["revoked", "expired", "garbage"])
 def test_401_stops_retrying_reports_and_resumes_with_a_new_token(
     open_page: Any, hub: HubServer, sink: RecordingSink, credentials: BridgeCredentials, engine: Engine, *, problem: str
