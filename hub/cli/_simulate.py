@@ -508,6 +508,10 @@ def simulate(ctx: click.Context, /, **p: Any) -> None:
     if p["persist"]:
         summary = _run_persisted(config, seed, args, p["workers"], p["delivery_timeout"])
         _print(out, summary, p["as_json"], "Connect Hub simulate (persisted)")
+        deliveries: dict[str, int] = summary.hub["deliveries"]
+        if p["workers"] > 0 and sum(deliveries.values()) != deliveries.get("succeeded", 0):
+            console.print("[red]not every delivery succeeded[/]")
+            sys.exit(1)
         return
     if p["hub_url"] is None:
         holder: dict[str, Simulation] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -109,3 +110,26 @@ def test_an_unreachable_hub_is_a_clear_error() -> None:
     result = simulate("--hub-url", f"http://127.0.0.1:{port}", "--firehose-access-key", "k", "--duration", "10")
     assert result.exit_code == 1
     assert f"cannot reach the hub at http://127.0.0.1:{port}" in " ".join(result.stderr.split())
+
+
+def test_persisted_run_stores_and_dispatches(tmp_path: Path) -> None:
+    env = {
+        "HUB_DATABASE__URL": f"sqlite:///{tmp_path / 'hub.sqlite3'}",
+        "HUB_BROKER__URL": "embedded://",
+        "HUB_BROKER__FOLDER": str(tmp_path / "broker"),
+        "HUB_PLUGINS__ENABLED": '["example"]',
+        "HUB_PLUGINS__EXAMPLE__PATH": str(tmp_path / "example.log"),
+    }
+    args = ["--persist", "--workers", "1", "--delivery-timeout", "40"]
+    result = simulate(*args, "--seed", "2", "--agents", "3", "--duration", "900", "--json", env=env)
+    assert result.exit_code == 0, result.output
+    summary: Json = json.loads(result.stdout)
+    _, sink = reference(2, 900, 3)
+    seen = {c["contactId"] for _, data in sink.agent_data_items for c in data["snapshot"]["contacts"]}
+    assert summary["emitted"]["agent_data"] == len(sink.agent_data_items)
+    assert summary["hub"]["agents"] == 3
+    assert summary["hub"]["contacts"] == len(seen) > 5
+    assert summary["hub"]["events stored"] > 0
+    deliveries = summary["hub"]["deliveries"]
+    assert deliveries.get("succeeded", 0) > 0 and set(deliveries) == {"succeeded"}
+    assert (tmp_path / "example.log").stat().st_size > 0
