@@ -38,6 +38,9 @@ __all__ = ["TASK_NAME", "WorkerProcess", "create_app", "worker_process"]
 
 _log = logging.getLogger("connect_hub.worker")
 
+#: Environment variable naming a folder where each worker writes ``<pid>.ready`` when it consumes.
+READY_DIR_ENVVAR = "HUB_WORKER_READY_DIR"
+
 #: The name of the one task the hub publishes: run groups of deliveries.
 TASK_NAME = "connect_hub.deliver"
 
@@ -70,7 +73,7 @@ def create_app(options: RuntimeOptions) -> Celery:
     app.conf.update(conf)
 
     @app.task(  # type: ignore[untyped-decorator]
-        name=TASK_NAME, bind=False, ignore_result=True, acks_late=True, reject_on_worker_lost=True
+        name=TASK_NAME, shared=False, bind=False, ignore_result=True, acks_late=True, reject_on_worker_lost=True
     )
     def deliver(groups: list[list[int]], sent_at: float | None = None) -> dict[str, int]:
         """Run groups of deliveries (ids in order per ordering key and plugin)."""
@@ -119,6 +122,15 @@ def worker_process() -> WorkerProcess:
 def _on_worker_process_init(**_: Any) -> None:
     """Load plugins and create the engine in each forked pool process."""
     worker_process()
+
+
+@signals.worker_ready.connect  # type: ignore[untyped-decorator]
+def _on_worker_ready(**_: Any) -> None:
+    """Readiness probe: with ``HUB_WORKER_READY_DIR`` set, write ``<dir>/<pid>.ready`` once consuming."""
+    folder = os.environ.get(READY_DIR_ENVVAR)
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        (Path(folder) / f"{os.getpid()}.ready").write_text(str(os.getpid()))
 
 
 @signals.worker_process_shutdown.connect  # type: ignore[untyped-decorator]

@@ -43,7 +43,7 @@ from hub._contact import ContactSnapshot
 from hub._data import AgentConfiguration, AgentData, ContactData, decode_configuration, decode_snapshot
 from hub._session import AgentSession
 from hub.config import WorkersSettings
-from hub.db import is_next_in_order, mark_failed, mark_succeeded, session_scope
+from hub.db import mark_failed, session_scope
 from hub.db._models import AGENTS, DELIVERIES, EVENTS
 from hub.plugins import HubPlugins
 
@@ -58,6 +58,56 @@ _a = AGENTS.c
 DRAIN_LIMIT = 200
 #: Seconds a delivery deferred for ordering waits before the relay looks at it again.
 DEFER_SECONDS = 1.0
+
+
+# Statements built once (building aliases and column collections per call costs milliseconds).
+_IS_NEXT = sa.text(
+    "SELECT NOT EXISTS (SELECT 1 FROM deliveries AS earlier JOIN deliveries AS this"
+    " ON earlier.ordering_key = this.ordering_key AND earlier.plugin = this.plugin"
+    " WHERE this.id = :id AND earlier.id < this.id"
+    " AND earlier.status IN ('pending', 'queued', 'running', 'retrying'))"
+)
+_CLAIM = (
+    sa.update(DELIVERIES)
+    .where(_d.id == sa.bindparam("did"), _d.status.in_(("queued", "running")))
+    .values(status="running", attempts=_d.attempts + 1, started_at=sa.bindparam("now"))
+    .returning(
+        _d.id,
+        _d.plugin,
+        _d.hook,
+        _d.attempts,
+        _d.idempotency_key,
+        _d.ordering_key,
+        _d.event_id,
+        _d.contact_id,
+        _d.payload,
+    )
+)
+_EVENT = (
+    sa.select(_e.name, _e.payload, _e.contact_id, _e.agent_key, _e.occurred_at, _a.agent_data)
+    .select_from(EVENTS.outerjoin(AGENTS, _a.key == _e.agent_key))
+    .where(_e.id == sa.bindparam("eid"))
+)
+_HEAD = (
+    sa.select(_d.id, _d.status, _d.next_attempt_at)
+    .where(
+        _d.ordering_key == sa.bindparam("okey"),
+        _d.plugin == sa.bindparam("plugin"),
+        _d.status.in_(("pending", "queued", "running", "retrying")),
+    )
+    .order_by(_d.id)
+    .limit(1)
+)
+_TAKE = (
+    sa.update(DELIVERIES)
+    .where(_d.id == sa.bindparam("did"), _d.status.in_(("pending", "retrying")))
+    .values(status="queued", queued_at=sa.bindparam("now"))
+)
+_SUCCEEDED = (
+    sa.update(DELIVERIES)
+    .where(_d.id == sa.bindparam("did"), _d.status.not_in(("succeeded", "dead")))
+    .values(status="succeeded", finished_at=sa.bindparam("now"), last_error=None, duration_ms=sa.bindparam("ms"))
+)
 
 
 class HookTimeoutError(Exception):
@@ -188,21 +238,25 @@ class Executor:
     # ------------------------------------------------------------------ one delivery
     def execute(self, delivery_id: int, outcome: DeliveryOutcome) -> tuple[str, _Claimed | None, dt.datetime | None]:
         """Run one delivery; returns (``succeeded``/``retrying``/``dead``/``skipped``/``blocked``, row, retry time)."""
+        event_row: Any = None
         with session_scope(self.engine) as db:
-            if not is_next_in_order(db, delivery_id):
+            if not db.execute(_IS_NEXT, {"id": delivery_id}).scalar():
                 return "blocked", None, None
             claimed = self._claim(db, delivery_id)
+            if claimed is not None and claimed.event_id is not None:
+                event_row = db.execute(_EVENT, {"eid": claimed.event_id}).one_or_none()
         if claimed is None:
             outcome.skipped += 1
             return "skipped", None, None
         outcome.ran.append(delivery_id)
         started = time.perf_counter()
         try:
-            self._call(claimed)
+            self._call(claimed, event_row)
         except Exception as exc:
             return self._failed(claimed, exc, outcome)
+        elapsed_ms = (time.perf_counter() - started) * 1000
         with session_scope(self.engine) as db:
-            mark_succeeded(db, delivery_id)
+            db.execute(_SUCCEEDED, {"did": delivery_id, "now": _utcnow(), "ms": elapsed_ms})
         outcome.succeeded += 1
         _log.debug("delivery %s succeeded in %.1f ms", delivery_id, (time.perf_counter() - started) * 1000)
         return "succeeded", claimed, None
@@ -229,22 +283,7 @@ class Executor:
         return "retrying", claimed, retry_at
 
     def _claim(self, db: Session, delivery_id: int) -> _Claimed | None:
-        row = db.execute(
-            sa.update(DELIVERIES)
-            .where(_d.id == delivery_id, _d.status.in_(("queued", "running")))
-            .values(status="running", attempts=_d.attempts + 1, started_at=_utcnow())
-            .returning(
-                _d.id,
-                _d.plugin,
-                _d.hook,
-                _d.attempts,
-                _d.idempotency_key,
-                _d.ordering_key,
-                _d.event_id,
-                _d.contact_id,
-                _d.payload,
-            )
-        ).one_or_none()
+        row = db.execute(_CLAIM, {"did": delivery_id, "now": _utcnow()}).one_or_none()
         if row is None:
             return None
         return _Claimed(
@@ -262,26 +301,13 @@ class Executor:
     def _take_next(self, order_key: str, plugin: str) -> int | None:
         """Claim (as ``queued``) the earliest unfinished delivery of the key if it is ready to run now."""
         with session_scope(self.engine) as db:
-            row = db.execute(
-                sa.select(_d.id, _d.status, _d.next_attempt_at)
-                .where(
-                    _d.ordering_key == order_key,
-                    _d.plugin == plugin,
-                    _d.status.in_(("pending", "queued", "running", "retrying")),
-                )
-                .order_by(_d.id)
-                .limit(1)
-            ).one_or_none()
+            row = db.execute(_HEAD, {"okey": order_key, "plugin": plugin}).one_or_none()
             if row is None:
                 return None
             ready = row.status == "pending" or (row.status == "retrying" and row.next_attempt_at <= _utcnow())
             if not ready:
                 return None
-            changed = db.execute(
-                sa.update(DELIVERIES)
-                .where(_d.id == row.id, _d.status.in_(("pending", "retrying")))
-                .values(status="queued", queued_at=_utcnow())
-            ).rowcount  # type: ignore[attr-defined]
+            changed = db.execute(_TAKE, {"did": row.id, "now": _utcnow()}).rowcount  # type: ignore[attr-defined]
             return int(row.id) if changed else None
 
     def _defer(self, ids: Sequence[int], retry_at: dt.datetime | None, outcome: DeliveryOutcome) -> None:
@@ -307,18 +333,18 @@ class Executor:
         self._configs[agent_key] = (cfg, parsed)
         return parsed
 
-    def build_arguments(self, claimed: _Claimed) -> tuple[str, dt.datetime, dict[str, Any]]:
-        """The event name, its time and the hook's keyword arguments, rebuilt from the stored event."""
+    def build_arguments(self, claimed: _Claimed, row: Any = None) -> tuple[str, dt.datetime, dict[str, Any]]:
+        """The event name, its time and the hook's keyword arguments, rebuilt from the stored event.
+
+        ``row`` is the event joined with its agent (read in the claiming transaction), or ``None`` to read it.
+        """
         if claimed.event_id is None:
             payload = claimed.payload or {}
             event = str(payload.get("event", ""))
             return event, _utcnow(), {"record": payload.get("data"), "event": payload.get("data"), "entry": None}
-        with session_scope(self.engine, write=False) as db:
-            row = db.execute(
-                sa.select(_e.name, _e.payload, _e.contact_id, _e.agent_key, _e.occurred_at, _a.agent_data)
-                .select_from(EVENTS.outerjoin(AGENTS, _a.key == _e.agent_key))
-                .where(_e.id == claimed.event_id)
-            ).one()
+        if row is None:
+            with session_scope(self.engine, write=False) as db:
+                row = db.execute(_EVENT, {"eid": claimed.event_id}).one()
         stored: dict[str, Any] = row.payload or {}
         agent_key = row.agent_key or "unknown"
         session = AgentSession(agent_key)
@@ -341,8 +367,8 @@ class Executor:
             kwargs["change"] = AgentStateChange(session.agent, stored.get("old_state", ""), stored["new_state"])
         return row.name, row.occurred_at, kwargs
 
-    def _call(self, claimed: _Claimed) -> None:
-        event, occurred, kwargs = self.build_arguments(claimed)
+    def _call(self, claimed: _Claimed, row: Any = None) -> None:
+        event, occurred, kwargs = self.build_arguments(claimed, row)
         kwargs.setdefault("agent", None)
         kwargs.setdefault("contact", None)
         kwargs.setdefault("change", None)

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from hub.config import hub_settings, load_settings
 from hub.db import create_engine_from_url, session_scope, upgrade
 from hub.db._models import AGENTS, CONTACTS, DEAD_LETTERS, DELIVERIES, EVENTS
 from hub.plugins import HubPlugins
-from hub.runtime._celery import create_app
+from hub.runtime._celery import READY_DIR_ENVVAR, create_app
 from hub.runtime._pipeline import Pipeline
 from hub.runtime._relay import Relay, RelayMode
 from hub.runtime._settings import RuntimeOptions
@@ -88,6 +89,8 @@ class LocalRuntime:
     :param workers: how many worker subprocesses; ``concurrency`` pool processes each.
     :param relay_mode: ``batched`` or ``naive``.
     :param worker_output: where worker stdout/stderr go (default: discarded).
+    :param worker_env: extra environment for the workers only (``PYTHONPATH``...).
+    :param hold_blocked: passed to :class:`~hub.runtime.Relay`.
     """
 
     def __init__(
@@ -100,7 +103,9 @@ class LocalRuntime:
         relay_mode: RelayMode = "batched",
         worker_output: IO[Any] | None = None,
         worker_env: Mapping[str, str] | None = None,
+        hold_blocked: bool = True,
     ) -> None:
+        self.hold_blocked = hold_blocked
         self.env = dict(env)
         self.worker_env = dict(worker_env or {})
         self._saved: dict[str, str | None] = {}
@@ -121,6 +126,7 @@ class LocalRuntime:
         self.relay_mode: RelayMode = relay_mode
         self.worker_output = worker_output
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.ready_dir = Path(tempfile.mkdtemp(prefix="hub-ready-"))
         self.engine: Engine | None = None
         self.pipeline: Pipeline | None = None
         self.relay: Relay | None = None
@@ -146,7 +152,7 @@ class LocalRuntime:
         upgrade(url)
         self.engine = create_engine_from_url(url)
         self.pipeline = Pipeline(self.engine, self.plugins)
-        self.relay = Relay(self.engine, create_app(self.options), self.options, mode=self.relay_mode)
+        self.relay = Relay(self.engine, create_app(self.options), self.options, mode=self.relay_mode, hold_blocked=self.hold_blocked)
         if start_workers:
             for index in range(self.workers):
                 self.start_worker(f"hub{index}-{os.getpid()}")
@@ -155,8 +161,8 @@ class LocalRuntime:
         return self
 
     def start_worker(self, name: str | None = None) -> subprocess.Popen[bytes]:
-        """Start one more worker subprocess."""
-        env = {**os.environ, **self.env, **self.worker_env}
+        """Start one more worker subprocess (it reports readiness in :attr:`ready_dir`)."""
+        env = {**os.environ, **self.env, **self.worker_env, READY_DIR_ENVVAR: str(self.ready_dir)}
         out = self.worker_output if self.worker_output is not None else subprocess.DEVNULL
         proc = subprocess.Popen(
             worker_command(self.concurrency, name=name),
@@ -167,6 +173,19 @@ class LocalRuntime:
         )
         self.procs.append(proc)
         return proc
+
+    def wait_workers_ready(self, timeout: float = 60.0) -> None:
+        """Wait until every worker subprocess consumes from the broker (raise after ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        expected = {p.pid for p in self.procs}
+        while True:
+            ready = {int(f.stem) for f in self.ready_dir.glob("*.ready")}
+            if expected <= ready:
+                return
+            self.check_workers()
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"workers not ready after {timeout}s: {sorted(expected - ready)}")
+            time.sleep(0.05)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the relay and the workers (SIGTERM: warm shutdown; SIGKILL after ``timeout``)."""

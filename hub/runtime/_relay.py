@@ -88,9 +88,21 @@ class Relay:
     :param app: the Celery app from :func:`hub.runtime.create_app`.
     :param options: batch size, poll interval, stale timeout, message packing, queue.
     :param mode: ``batched`` (default) or ``naive`` (one ``apply_async`` per delivery).
+    :param hold_blocked: keep groups whose ordering key has an earlier delivery in flight in the outbox
+        (default). ``False`` publishes them anyway (the worker's order check defers them); the benchmark
+        uses it to measure the raw publish capacity without workers.
     """
 
-    def __init__(self, engine: Engine, app: Celery, options: RuntimeOptions, *, mode: RelayMode = "batched") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        app: Celery,
+        options: RuntimeOptions,
+        *,
+        mode: RelayMode = "batched",
+        hold_blocked: bool = True,
+    ) -> None:
+        self.hold_blocked = hold_blocked
         self.engine = engine
         self.app = app
         self.options = options
@@ -118,7 +130,7 @@ class Relay:
                 groups.setdefault(key, []).append(d.id)
             keys = sorted({d.ordering_key for d in due if d.ordering_key is not None})
             earliest: dict[tuple[str, str], int] = {}
-            for chunk_start in range(0, len(keys), 500):
+            for chunk_start in range(0, len(keys) if self.hold_blocked else 0, 500):
                 chunk = keys[chunk_start : chunk_start + 500]
                 rows = db.execute(
                     sa.select(_d.ordering_key, _d.plugin, sa.func.min(_d.id))
@@ -136,7 +148,7 @@ class Relay:
             blocked_ids: list[int] = []
             for (order_key, plugin, _), ids in groups.items():
                 first = earliest.get((order_key, plugin)) if order_key is not None else None
-                if first is not None and first < ids[0]:
+                if self.hold_blocked and first is not None and first < ids[0]:
                     blocked_ids.extend(ids)
                 else:
                     ready.append(ids)

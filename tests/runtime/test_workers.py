@@ -94,10 +94,11 @@ def test_end_to_end_two_workers_in_order(
     else:
         db_url = request.getfixturevalue("postgres_url")
         broker = request.getfixturevalue("rabbitmq_url" if backend == "rabbitmq" else "redis_url")
-    env = make_env(tmp_path, db_url, broker, ["recorder"])
+    env = make_env(tmp_path, db_url, broker, ["recorder"], HUB_RELAY__MAX_DELIVERIES_PER_MESSAGE="4")
     rt = runtime_factory(env, workers=2, concurrency=1)
     with rt:
         assert rt.pipeline is not None
+        rt.wait_workers_ready()
         for round_ in range(3):
             for name in SCENARIOS:
                 rt.pipeline.ingest(inputs_for(f"{name}-{round_}", scenario(name)))
