@@ -74,7 +74,8 @@ PLUGIN_SOURCE = textwrap.dedent(
 
 def _load_replay_bench() -> Any:
     spec = importlib.util.spec_from_file_location("connect_hub_bench_replay", REPO / "bench" / "replay.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -155,7 +156,7 @@ def _purge(runtime: Any) -> None:
 
 def throughput(label: str, env: dict[str, str], inputs: list[tuple[str, str, bytes]], batch: int) -> None:
     """Ingest ``inputs`` in batches, publish everything with the batched relay, then the naive baseline."""
-    from hub.runtime import AgentInput, Relay  # noqa: PLC0415
+    from hub.runtime import AgentInput  # noqa: PLC0415
     from hub.runtime._local import LocalRuntime  # noqa: PLC0415
 
     for mode in ("batched", "naive"):
@@ -163,7 +164,8 @@ def throughput(label: str, env: dict[str, str], inputs: list[tuple[str, str, byt
         # measures the raw publish capacity; the workers' order check keeps the order in real runs.
         rt = LocalRuntime(env, relay_mode=mode, hold_blocked=False)  # type: ignore[arg-type]
         rt.start(start_workers=False, start_relay=False)
-        assert rt.pipeline is not None and rt.relay is not None
+        assert rt.pipeline is not None
+        assert rt.relay is not None
         stages: dict[str, float] = {}
         deliveries = events = 0
         start = time.perf_counter()
@@ -189,10 +191,17 @@ def throughput(label: str, env: dict[str, str], inputs: list[tuple[str, str, byt
         print(
             f"{label} [{mode:7}] {n / total:9,.0f} snapshots/s end to end "
             f"({n} snapshots, {events} events, {deliveries} deliveries in {totals.messages} messages, {total:.2f}s); "
-            f"ingest alone {n / ingest_time:,.0f}/s; publish {totals.published / max(totals.timings.get('publish', 1e-9), 1e-9):,.0f} deliveries/s"
+            f"ingest alone {n / ingest_time:,.0f}/s; "
+            f"publish {totals.published / max(totals.timings.get('publish', 1e-9), 1e-9):,.0f} deliveries/s"
         )
-        parts = {**stages, "relay claim": totals.timings.get("claim", 0.0), "relay publish": totals.timings.get("publish", 0.0)}
-        print("    where the time goes: " + ", ".join(f"{k} {v / total * 100:.0f}% ({v:.2f}s)" for k, v in parts.items()))
+        parts = {
+            **stages,
+            "relay claim": totals.timings.get("claim", 0.0),
+            "relay publish": totals.timings.get("publish", 0.0),
+        }
+        print(
+            "    where the time goes: " + ", ".join(f"{k} {v / total * 100:.0f}% ({v:.2f}s)" for k, v in parts.items())
+        )
         _purge(rt)
         rt.stop()
 
@@ -253,12 +262,20 @@ def main() -> None:
     agents, per_agent = (5, 600) if args.quick else (10, 1500)
     t = time.perf_counter()
     inputs = make_inputs(agents, per_agent)
-    print(f"input: {len(inputs)} wire inputs from {agents} agents (realistic mix), generated in {time.perf_counter() - t:.1f}s")
+    print(
+        f"input: {len(inputs)} wire inputs from {agents} agents (realistic mix), "
+        f"generated in {time.perf_counter() - t:.1f}s"
+    )
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
         folder = Path(tmp)
         _write_plugins(folder)
         os.environ["PYTHONPATH"] = os.pathsep.join([str(folder), str(REPO), os.environ.get("PYTHONPATH", "")])
-        throughput("embedded (SQLite + hubfs)     ", _env(folder / "e", f"sqlite:///{folder}/e.sqlite3", "embedded://"), inputs, 1000)
+        throughput(
+            "embedded (SQLite + hubfs)     ",
+            _env(folder / "e", f"sqlite:///{folder}/e.sqlite3", "embedded://"),
+            inputs,
+            1000,
+        )
         missing = _reachable("127.0.0.1", 5432) or _reachable("127.0.0.1", 5672)
         if missing:
             print(f"PostgreSQL + RabbitMQ: skipped, {missing}")

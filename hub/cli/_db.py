@@ -6,6 +6,7 @@ import click
 
 from hub.config import ConfigurationError, hub_settings, load_settings, validate_settings
 from hub.db import current_revision, head_revision, upgrade
+from hub.runtime._local import ensure_sqlite_folder
 
 __all__ = ["db"]
 
@@ -27,6 +28,7 @@ def upgrade_command(revision: str, url: str | None) -> None:
         except ConfigurationError as err:
             raise click.ClickException(str(err)) from err
         url = hub_settings(settings).database.url
+    ensure_sqlite_folder(url)
     before = current_revision(url)
     upgrade(url, revision)
     after = current_revision(url)

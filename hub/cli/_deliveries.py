@@ -43,7 +43,7 @@ def _engine(url: str | None) -> Engine:
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--url", default=None, help="Database URL (default: database.url from the settings).")
 @click.pass_context
-def deliveries(
+def deliveries(  # noqa: PLR0917 - click passes the options positionally
     ctx: click.Context, status: str | None, plugin: str | None, contact_id: str | None, limit: int, url: str | None
 ) -> None:
     """List deliveries (newest first), filtered by status, plugin or contact."""

@@ -152,7 +152,9 @@ class LocalRuntime:
         upgrade(url)
         self.engine = create_engine_from_url(url)
         self.pipeline = Pipeline(self.engine, self.plugins)
-        self.relay = Relay(self.engine, create_app(self.options), self.options, mode=self.relay_mode, hold_blocked=self.hold_blocked)
+        self.relay = Relay(
+            self.engine, create_app(self.options), self.options, mode=self.relay_mode, hold_blocked=self.hold_blocked
+        )
         if start_workers:
             for index in range(self.workers):
                 self.start_worker(f"hub{index}-{os.getpid()}")
