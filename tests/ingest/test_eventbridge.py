@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from hub.config import load_settings
 from hub.ingest import CONTACT_EVENTS_PATH, DatabaseSink, create_app
 from hub.sources.contact_events import basic_auth_header, eventbridge_retries
 
@@ -115,3 +116,16 @@ def test_mixed_case_detail_keys_and_unknown_event_types(client: TestClient, engi
     assert client.post(CONTACT_EVENTS_PATH, json=event, headers=KEY).status_code == 200
     (contact,) = rows(engine, "SELECT agent_key FROM contacts")
     assert contact["agent_key"] == "arn:aws:connect:x:1:instance/i/agent/a"
+
+
+def test_api_key_header_and_key_from_the_environment(sink: DatabaseSink, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_INGEST__EVENTBRIDGE__API_KEY", "from-env")
+    monkeypatch.setenv("HUB_INGEST__EVENTBRIDGE__API_KEY_HEADER", "X-Custom-Key")
+    with TestClient(create_app(load_settings([]), sink)) as client:
+        assert (
+            client.post(CONTACT_EVENTS_PATH, json=contact_event(), headers={"X-Custom-Key": "from-env"}).status_code
+            == 200
+        )
+        assert (
+            client.post(CONTACT_EVENTS_PATH, json=contact_event(), headers={"X-Api-Key": "from-env"}).status_code == 401
+        )
