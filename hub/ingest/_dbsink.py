@@ -241,7 +241,7 @@ class DatabaseSink:
         contact_id = getattr(data, "contact_id", None)
         capture.append(_Captured(str(name), summarize_payload(data, name), contact_id))
 
-    def _session_for(self, key: str, stored: Mapping[str, Any] | None) -> AgentSession:
+    def _session_for(self, db: Session, key: str, stored: Mapping[str, Any] | None) -> AgentSession:
         """The agent's session, rebuilt from the stored agent data unless it reflects exactly that row."""
         state = _AgentState(stored["snapshot_at"], stored["last_seq"]) if stored else _AgentState(None, 0)
         known = self._known.get(key)
@@ -250,9 +250,10 @@ class DatabaseSink:
             return session
         self._hub.remove_session(key)
         session = self._hub.session(key)
-        if stored and stored["agent_data"]:
+        agent_data = db.scalar(sa.select(AGENTS.c.agent_data).where(AGENTS.c.key == key)) if stored else None
+        if agent_data:
             try:
-                session.apply_agent_data(stored["agent_data"])
+                session.apply_agent_data(agent_data)
             except HubError:
                 _log.warning("stored agent data of %s could not be replayed; starting afresh", key)
                 self._hub.remove_session(key)
@@ -263,7 +264,7 @@ class DatabaseSink:
 
     def _load_agents(self, db: Session, keys: list[str]) -> dict[str, Mapping[str, Any]]:
         c = AGENTS.c
-        query = sa.select(c.key, c.snapshot_at, c.last_seq, c.agent_data).where(c.key.in_(keys)).order_by(c.key)
+        query = sa.select(c.key, c.snapshot_at, c.last_seq).where(c.key.in_(keys)).order_by(c.key)
         if self._postgres:
             query = query.with_for_update()
         return {row.key: dict(row._mapping) for row in db.execute(query)}
@@ -309,7 +310,7 @@ class DatabaseSink:
         new_state: dict[str, _AgentState] = {}
         for key in sorted(groups):
             touched.add(key)
-            session = self._session_for(key, stored.get(key))
+            session = self._session_for(db, key, stored.get(key))
             state = self._known[key]
             ordered = sorted(groups[key], key=lambda item: (item.at, item.label))
             stale += len(ordered) - self._apply_agent(key, session, ordered, state, batch)
