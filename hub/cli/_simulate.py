@@ -173,6 +173,7 @@ class _RunArgs:
     drain: bool
     console: Console
     quiet: bool
+    extra: Callable[[], str] | None = None
 
 
 def _drive(sim: Simulation, args: _RunArgs) -> float:
@@ -192,6 +193,8 @@ def _drive(sim: Simulation, args: _RunArgs) -> float:
 
         def report(p: SimProgress) -> None:
             detail = f"contacts {p.contacts} (done {p.completed}, queued {p.queued}), agents on {p.agents_logged_in}"
+            if args.extra is not None:
+                detail += f", {args.extra()}"
             progress.update(task, completed=p.sim_seconds, detail=detail)
 
         sim.run(args.duration, args.rate, report)
@@ -221,7 +224,8 @@ def _print(console: Console, summary: RunSummary, as_json: bool, title: str) -> 
         click.echo(json.dumps(summary.as_json(), sort_keys=False))
         return
     table = Table(
-        title=f"{title}: seed {summary.seed}, {summary.sim_seconds:.0f} simulated s in {summary.wall_seconds:.1f}s"
+        title=title,
+        caption=f"seed {summary.seed}: {summary.sim_seconds:.0f} simulated s in {summary.wall_seconds:.1f} s",
     )
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -539,6 +543,7 @@ def simulate(ctx: click.Context, /, **p: Any) -> None:
         retry=RetryPolicy(duration=p["retry_duration"]),
     )
     counting = _Counting()
+    args.extra = lambda: f"sent {sum(sink.stats.records.values())}, retries {sum(sink.stats.retries.values())}"
     with _exit_on_delivery_errors(console):
         try:
             endpoints = sink.connect()
