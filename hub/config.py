@@ -93,6 +93,9 @@ HUB_DEFAULTS: Mapping[str, Any] = {
     "ingest.eventbridge.api_key": "",
     "ingest.eventbridge.basic_username": "",
     "ingest.eventbridge.basic_password": "",
+    "ingest.bridge.secret": "",
+    "ingest.bridge.token_ttl": 43200,
+    "ingest.bridge.allowed_origins": [],
     "plugins.enabled": ["*"],
     "plugins.disabled": [],
     "plugins.strict": False,
@@ -297,6 +300,11 @@ def hub_validators() -> list[Validator]:
         _rule("ingest.eventbridge.api_key", lambda v: isinstance(v, str), "a string"),
         _rule("ingest.eventbridge.basic_username", lambda v: isinstance(v, str), "a string"),
         _rule("ingest.eventbridge.basic_password", lambda v: isinstance(v, str), "a string"),
+        _rule("ingest.bridge.secret", lambda v: isinstance(v, str), "a string (32+ characters to enable the bridge)"),
+        _rule("ingest.bridge.token_ttl", lambda v: _is_int(v) and v > 0, "a positive number of seconds"),
+        _rule(
+            "ingest.bridge.allowed_origins", _is_str_list, "a list of page origins such as 'https://crm.example.com'"
+        ),
         _rule("plugins.enabled", _is_str_list, "a list of plugin names (['*'] for all)"),
         _rule("plugins.disabled", _is_str_list, "a list of plugin names"),
         _rule("plugins.strict", lambda v: isinstance(v, bool), "true or false"),
