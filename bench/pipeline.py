@@ -235,7 +235,7 @@ def latency(label: str, env: dict[str, str], inputs: list[tuple[str, str, bytes]
         for key in result.delivery_keys:
             received[key] = due
     achieved = len(feed) / (time.time() - t0)
-    counts = rt.wait_finished(60, poll=0.1)
+    counts = rt.wait_finished(45, poll=0.1)
     rt.stop()
     starts: dict[str, float] = {}
     for f in out.glob("*.starts"):
@@ -282,8 +282,11 @@ def main() -> None:
             return
         with _PostgresDatabase() as pg:
             throughput("PostgreSQL + RabbitMQ         ", _env(folder / "p", pg, AMQP), inputs, 1000)
+        seconds = 4 if args.quick else 6
         with _PostgresDatabase() as pg:
-            latency("latency PostgreSQL + RabbitMQ", _env(folder / "l", pg, AMQP), inputs, 1000, 4 if args.quick else 8)
+            latency("latency PostgreSQL + RabbitMQ @1000/s", _env(folder / "l", pg, AMQP), inputs, 1000, seconds)
+        with _PostgresDatabase() as pg:
+            latency("latency PostgreSQL + RabbitMQ @ 200/s", _env(folder / "m", pg, AMQP), inputs, 200, seconds)
 
 
 if __name__ == "__main__":

@@ -117,7 +117,8 @@ class _Agent:
 
 @dataclass(slots=True)
 class _Batch:
-    agents: dict[str, AgentRow] = field(default_factory=dict)
+    agents: dict[str, tuple[AgentData, dt.datetime, int]] = field(default_factory=dict)
+    """Latest (agent data, time, seq) per key; encoded once per key when the batch is written."""
     state_changes: list[StateChange] = field(default_factory=list)
     contacts: list[ContactUpsert] = field(default_factory=list)
     events: list[EventRecord] = field(default_factory=list)
@@ -214,7 +215,7 @@ class Pipeline:
         with session_scope(self.engine) as db:
             written = write_batch(
                 db,
-                agents=list(batch.agents.values()),
+                agents=[_agent_row(key, *latest) for key, latest in batch.agents.items()],
                 state_changes=batch.state_changes,
                 contacts=batch.contacts,
                 events=batch.events,
@@ -310,7 +311,7 @@ class Pipeline:
                     )
                 )
         self._contacts(item, agent, snapshot, occurred, batch)
-        batch.agents[key] = _agent_row(key, data, occurred, agent.seq)
+        batch.agents[key] = (data, occurred, agent.seq)
 
     @staticmethod
     def _contacts(

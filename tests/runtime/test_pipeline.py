@@ -155,3 +155,27 @@ def test_backoff_is_exponential_with_full_jitter_and_packing_keeps_groups() -> N
     assert backoff_delay(4, 1.0, 300.0, rng=lambda: 0.0) == 0.0
     assert pack_groups([[1, 2], [3], [4, 5, 6], [7]], 3) == [[[1, 2], [3]], [[4, 5, 6]], [[7]]]
     assert _utc(0).tzinfo is not None
+
+
+def test_replay_one_contact_to_one_plugin(engine: Engine, plugins: HubPlugins, tmp_path: Path) -> None:
+    """``deliveries replay``: a contact's stored events become new deliveries, run in event order."""
+    from hub.cli._deliveries import replay_contact  # noqa: PLC0415
+    from hub.config import WorkersSettings  # noqa: PLC0415
+    from hubtest_common import read  # noqa: PLC0415
+
+    Pipeline(engine, plugins).ingest(inputs_for("jane"))
+    implemented = set(plugins.list_plugins()[0].hooks)
+    ids = replay_contact(engine, "c-in-1", "recorder", implemented=implemented)
+    with session_scope(engine) as db:
+        db.execute(sa.update(DELIVERIES).where(DELIVERIES.c.id.in_(ids[:1])).values(status="queued"))
+    outcome = Executor(engine, plugins, WorkersSettings(2, 3, 0.01, 0.02, 5.0, {}, {})).run_message([ids[:1]])
+    assert outcome.succeeded == len(ids)
+    replayed = [line for line in read(tmp_path / "recorder.jsonl") if line["key"].startswith("replay:")]
+    assert [line["hook"] for line in replayed] == [
+        "on_contact_connecting",
+        "on_contact_connected",
+        "on_contact_acw",
+        "on_contact_ended",
+        "on_contact_destroyed",
+    ]
+    assert {line["contact"] for line in replayed} == {"c-in-1"}
