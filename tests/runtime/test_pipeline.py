@@ -159,9 +159,10 @@ def test_backoff_is_exponential_with_full_jitter_and_packing_keeps_groups() -> N
 
 def test_replay_one_contact_to_one_plugin(engine: Engine, plugins: HubPlugins, tmp_path: Path) -> None:
     """``deliveries replay``: a contact's stored events become new deliveries, run in event order."""
-    from hub.cli._deliveries import replay_contact  # noqa: PLC0415
-    from hub.config import WorkersSettings  # noqa: PLC0415
-    from hubtest_common import read  # noqa: PLC0415
+    from hubtest_common import read
+
+    from hub.cli._deliveries import replay_contact
+    from hub.config import WorkersSettings
 
     Pipeline(engine, plugins).ingest(inputs_for("jane"))
     implemented = set(plugins.list_plugins()[0].hooks)
