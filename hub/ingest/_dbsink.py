@@ -11,6 +11,12 @@ transaction, it is rebuilt from the stored ``agent_data`` (the events of that re
 Calls are serialised by a lock (the sessions are not thread-safe; SQLite has one writer anyway). On
 PostgreSQL the agent rows are locked ``FOR UPDATE`` so two hub processes serialise per agent.
 
+Rows are written in the runtime's format (see :mod:`hub.runtime`), so its workers run the deliveries:
+an agent event's payload holds the wire snapshot (plus the state names of a state change, the removed
+contact of a removal event), deliveries use :func:`hub.runtime.idempotency_key` and
+:func:`hub.runtime.ordering_key`, and the ``hub::contact_record`` / ``hub::contact_event`` events hold
+the record or event as received (``data``), which the hooks receive.
+
 Ordering: per agent, records are applied in ``EventTimestamp`` order, and a record older than the
 stored snapshot is not applied (counted as stale), so a late or replayed record never moves an agent
 backwards. Contact records older than the stored contact-record version raise no hook.
@@ -26,12 +32,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hub import AgentSession, Hub, HubError
+from hub import AgentSession, AgentStateChange, Contact, ContactSnapshot, Hub, HubError
 from hub.db import (
     ContactUpsert,
     DeliveryRecord,
@@ -48,7 +55,7 @@ from hub.db._models import AGENTS, CONTACTS
 from hub.hookspecs import CONTACT_EVENT, CONTACT_RECORD_EVENT
 from hub.ingest._rows import aes_contact_upserts, agent_row, check_row, contact_upsert, digest
 from hub.ingest._sink import ContactRecordInput, IngestResult
-from hub.replay import summarize_payload
+from hub.runtime import idempotency_key, ordering_key
 from hub.sources import contact_events, contact_records
 from hub.sources._util import parse_timestamp
 from hub.sources.agent_events import AgentEvent, to_agent_data
@@ -71,8 +78,9 @@ class HookRouter(Protocol):
 @dataclass(slots=True)
 class _Captured:
     name: str
-    payload: Any
+    payload: dict[str, Any]
     contact_id: str | None
+    hooks: list[tuple[str, str]]
 
 
 @dataclass(slots=True)
@@ -154,7 +162,7 @@ class DatabaseSink:
         self._known: dict[str, _AgentState] = {}
         self._lock = threading.Lock()
         self._capture: list[_Captured] | None = None
-        self._kept: dict[str, bool] = {}
+        self._kept: dict[str, tuple[bool, list[tuple[str, str]]]] = {}
         self._postgres = engine.dialect.name == "postgresql"
 
     # ------------------------------------------------------------------ protocol
@@ -233,13 +241,21 @@ class DatabaseSink:
         # per-contact twins (``contact::connected::<id>``) repeat the plain event: not stored twice
         if capture is None or name is None or name.count("::") > 1:
             return
-        keep = self._kept.get(name)
-        if keep is None:
-            keep = self._kept[name] = is_persisted_event(name)
-        if not keep:
+        route = self._kept.get(name)
+        if route is None:
+            route = self._kept[name] = (is_persisted_event(name), self._routes(name))
+        if not (route[0] or route[1]):
             return
-        contact_id = getattr(data, "contact_id", None)
-        capture.append(_Captured(str(name), summarize_payload(data, name), contact_id))
+        # what a worker needs to rebuild the hook arguments (the runtime's stored-event format)
+        extra: dict[str, Any] = {}
+        if isinstance(data, ContactSnapshot):
+            extra["contact"] = msgspec.Raw(msgspec.json.encode(data._get_data()))
+        elif isinstance(data, AgentStateChange):
+            extra["old_state"], extra["new_state"] = data.old_state, data.new_state
+        elif isinstance(data, Mapping):
+            extra["data"] = dict(data)
+        contact_id = data.contact_id if isinstance(data, Contact) else None
+        capture.append(_Captured(str(name), extra, contact_id, route[1]))
 
     def _session_for(self, db: Session, key: str, stored: Mapping[str, Any] | None) -> AgentSession:
         """The agent's session, rebuilt from the stored agent data unless it reflects exactly that row."""
@@ -354,7 +370,9 @@ class DatabaseSink:
                 raise MalformedRequestError(f"{item.label}: {exc}") from None
             finally:
                 self._capture = None
-            self._record_events(key, at=at, captured=captured, state=state, batch=batch, data=data, source=item.source)
+            self._record_events(
+                key, at=at, captured=captured, state=state, batch=batch, session=session, source=item.source
+            )
             batch.contacts.extend(contacts)
             state.snapshot_at = at
             applied += 1
@@ -371,9 +389,14 @@ class DatabaseSink:
         captured: list[_Captured],
         state: _AgentState,
         batch: _AgentBatch,
-        data: Mapping[str, Any],
+        session: AgentSession,
         source: str,
     ) -> None:
+        if not captured:
+            return
+        current = session.require_data().snapshot
+        snapshot = msgspec.Raw(msgspec.json.encode(current))
+        received = at.timestamp()
         for item in captured:
             state.last_seq += 1
             seq = state.last_seq
@@ -385,28 +408,29 @@ class DatabaseSink:
                     agent_key=key,
                     seq=seq,
                     contact_id=item.contact_id,
-                    payload=item.payload if isinstance(item.payload, dict) else {"value": item.payload},
+                    payload={"snapshot": snapshot, "received_at": received, **item.payload},
                 )
             )
-            if item.name == "agent::state_change" and isinstance(item.payload, dict):
+            if "new_state" in item.payload:
                 batch.state_changes.append(
                     StateChange(
                         agent_key=key,
-                        old_state=item.payload.get("oldState"),
-                        new_state=str(item.payload.get("newState")),
-                        new_state_type=(data["snapshot"].get("state") or {}).get("type"),
+                        old_state=item.payload["old_state"],
+                        new_state=str(item.payload["new_state"]),
+                        new_state_type=current.state.type,
                         occurred_at=at,
                     )
                 )
-            for plugin, hook in self._routes(item.name):
+            order = ordering_key(key, item.contact_id)
+            for plugin, hook in item.hooks:
                 batch.deliveries.append(
                     DeliveryRecord(
                         plugin=plugin,
                         hook=hook,
-                        idempotency_key=f"{source}:{digest(key)}:{seq}:{plugin}:{hook}",
+                        idempotency_key=idempotency_key(key, seq, plugin),
                         event_ref=(key, seq),
                         contact_id=item.contact_id,
-                        ordering_key=item.contact_id or key,
+                        ordering_key=order,
                     )
                 )
 
@@ -457,7 +481,7 @@ class DatabaseSink:
                     occurred_at=at,
                     source="ctr",
                     contact_id=item.record.contact_id,
-                    payload={"lastUpdateTimestamp": at.isoformat(), "agentArn": fields["agent_arn"]},
+                    payload={"data": dict(item.raw)},  # the hook's ``record`` argument
                 )
             )
             chosen.append((key, item))
@@ -472,7 +496,6 @@ class DatabaseSink:
                 event_id=event_id,
                 contact_id=item.record.contact_id,
                 ordering_key=item.record.contact_id,
-                payload={"record": dict(item.raw)},
             )
             for (key, item), event_id in zip(chosen, result.agentless_event_ids, strict=True)
             for plugin, hook in self._routes(CONTACT_RECORD_EVENT)
@@ -499,7 +522,7 @@ class DatabaseSink:
             occurred_at=at,
             source="eventbridge",
             contact_id=event.detail.contact_id,
-            payload={"id": event.id, "eventType": event.detail.event_type},
+            payload={"data": dict(raw)},  # the hook's ``event`` argument
         )
         check_row(record, "contact event")
         result = write_batch(db, contacts=[contact], events=[record])
@@ -511,7 +534,6 @@ class DatabaseSink:
                 event_id=result.agentless_event_ids[0],
                 contact_id=event.detail.contact_id,
                 ordering_key=event.detail.contact_id,
-                payload={"event": dict(raw)},
             )
             for plugin, hook in self._routes(CONTACT_EVENT)
         ]

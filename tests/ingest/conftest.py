@@ -31,19 +31,25 @@ TABLES = ", ".join(t.name for t in Base.metadata.sorted_tables)
 
 
 class RecordingPlugin:
-    """A real plugin implementing the feed hooks and one agent hook (deliveries are what we check)."""
+    """A real plugin implementing the feed hooks and one agent hook; records the calls it receives."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
 
     @hookimpl
     def on_contact_record(self, record: Mapping[str, Any], ctx: Any) -> None:
-        """Not called here: the relay calls it from the outbox."""
+        """Record the contact record."""
+        self.calls.append(("on_contact_record", record))
 
     @hookimpl
     def on_contact_event(self, event: Mapping[str, Any], ctx: Any) -> None:
-        """Not called here."""
+        """Record the contact event."""
+        self.calls.append(("on_contact_event", event))
 
     @hookimpl
     def on_agent_state_change(self, agent: Any, change: Any, ctx: Any) -> None:
-        """Not called here."""
+        """Record the transition and the agent's state as the hook sees it."""
+        self.calls.append(("on_agent_state_change", (change.old_state, change.new_state, agent.get_state().name)))
 
 
 def _admin_engine() -> Engine:

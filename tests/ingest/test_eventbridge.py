@@ -31,10 +31,12 @@ def test_contact_event_is_stored_once_and_raises_the_hook(client: TestClient, en
     (contact,) = rows(engine, "SELECT contact_id, queue_arn, agent_key, source FROM contacts")
     assert contact["contact_id"] == "c-ev-1"
     assert contact["source"] == "eventbridge"
-    (delivery,) = rows(engine, "SELECT hook, payload FROM deliveries")
+    (delivery,) = rows(engine, "SELECT hook, event_id FROM deliveries")
     assert delivery["hook"] == "on_contact_event"
-    payload = delivery["payload"] if isinstance(delivery["payload"], dict) else json.loads(delivery["payload"])
-    assert payload["event"]["id"] == event["id"]
+    (stored,) = rows(engine, "SELECT id, payload FROM events")
+    assert stored["id"] == delivery["event_id"]
+    payload = stored["payload"] if isinstance(stored["payload"], dict) else json.loads(stored["payload"])
+    assert payload["data"] == event
 
 
 def test_basic_auth(client: TestClient) -> None:

@@ -55,7 +55,7 @@ def state_changes(engine: Engine) -> list[tuple[str, str]]:
     out = []
     for row in found:
         payload = row["payload"] if isinstance(row["payload"], dict) else json.loads(row["payload"])
-        out.append((payload["oldState"], payload["newState"]))
+        out.append((payload["old_state"], payload["new_state"]))
     return out
 
 
@@ -172,10 +172,12 @@ def test_contact_record_updates_the_contact_row_and_raises_the_hook(client: Test
     assert row["disconnect_reason"] == "CUSTOMER_DISCONNECT"
     assert row["recording_location"] == "bucket/rec/c.wav"
     assert row["source"] == "ctr"
-    (delivery,) = rows(engine, "SELECT plugin, hook, payload FROM deliveries")
+    (delivery,) = rows(engine, "SELECT plugin, hook, event_id FROM deliveries")
     assert (delivery["plugin"], delivery["hook"]) == ("recorder", "on_contact_record")
-    payload = delivery["payload"] if isinstance(delivery["payload"], dict) else json.loads(delivery["payload"])
-    assert payload["record"]["ContactId"] == contact_record()["ContactId"]
+    (event,) = rows(engine, "SELECT id, name, payload FROM events")
+    assert (event["id"], event["name"]) == (delivery["event_id"], "hub::contact_record")
+    payload = event["payload"] if isinstance(event["payload"], dict) else json.loads(event["payload"])
+    assert payload["data"] == contact_record()  # the hook receives the record as Connect sent it
 
 
 def test_contact_record_versions(client: TestClient, engine: Engine) -> None:
