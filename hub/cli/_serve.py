@@ -1,4 +1,4 @@
-"""``connect-hub serve``: the HTTP ingest app on uvicorn.
+"""``connect-hub serve``: the hub process: the HTTP ingest app on uvicorn, and the outbox relay.
 
 Settings: ``http.host`` / ``http.port`` (``HUB_HTTP__HOST`` / ``HUB_HTTP__PORT``), ``database.url``
 (``HUB_DATABASE__URL``, migrated to the newest revision at start), ``ingest.*`` credentials. Stops
@@ -37,9 +37,23 @@ def _prepare_sqlite_folder(url: str) -> None:
 @click.option("--host", default=None, help="Listen address (default: the http.host setting).")
 @click.option("--port", type=int, default=None, help="Listen port (default: the http.port setting).")
 @click.option("--no-migrate", is_flag=True, help="Do not run the database migrations at start.")
+@click.option("--no-relay", is_flag=True, help="Do not run the outbox relay in this process.")
 @click.option("--log-level", default="info", show_default=True, help="uvicorn log level.")
-def serve(config_files: tuple[str, ...], host: str | None, port: int | None, no_migrate: bool, log_level: str) -> None:
-    """Run the HTTP ingest endpoints (Firehose, EventBridge) and /healthz until SIGINT or SIGTERM."""
+def serve(
+    *,
+    config_files: tuple[str, ...],
+    host: str | None,
+    port: int | None,
+    no_migrate: bool,
+    no_relay: bool,
+    log_level: str,
+) -> None:
+    """Run the HTTP ingest endpoints (Firehose, EventBridge, bridge), /healthz and the outbox relay.
+
+    Runs until SIGINT or SIGTERM. The relay publishes the deliveries the endpoints write to the broker
+    (``broker.url``) for ``connect-hub worker`` processes; while the broker is down they wait in the
+    database outbox, so ingest keeps accepting input.
+    """
     from hub.ingest import DatabaseSink, create_app  # noqa: PLC0415 - keep the CLI start-up light
     from hub.plugins import load_plugins  # noqa: PLC0415
 
@@ -68,7 +82,17 @@ def serve(config_files: tuple[str, ...], host: str | None, port: int | None, no_
         timeout_graceful_shutdown=30,
         access_log=False,
     )
+    relay = None
+    if not no_relay:
+        from hub.runtime import Relay, RuntimeOptions  # noqa: PLC0415
+        from hub.runtime import create_app as create_celery_app  # noqa: PLC0415
+
+        options = RuntimeOptions.from_settings(typed, settings)
+        relay = Relay(engine, create_celery_app(options), options)
+        relay.start()
     try:
         uvicorn.Server(config).run()
     finally:
+        if relay is not None:
+            relay.stop()
         engine.dispose()

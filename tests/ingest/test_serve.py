@@ -124,6 +124,14 @@ def test_serve_receives_a_real_firehose_delivery(
             bad_key = {**headers, "X-Amz-Firehose-Access-Key": "nope"}
             assert client.post(AGENT_EVENTS_PATH, content=content, headers=bad_key).status_code == 401
 
+        # the relay inside the serve process publishes the outbox to the broker (no worker consumes here)
+        total = counts(engine)["deliveries"]
+        assert total > 0  # the example plugin hooks state changes and connected contacts
+        deadline = time.monotonic() + 30
+        while rows(engine, "SELECT count(*) AS n FROM deliveries WHERE status = 'queued'")[0]["n"] < total:
+            assert time.monotonic() < deadline, "the relay did not publish the deliveries"
+            time.sleep(0.05)  # polling the database for the relay's progress
+
         changes = rows(engine, "SELECT old_state, new_state FROM agent_state_history ORDER BY occurred_at")
         assert [(r["old_state"], r["new_state"]) for r in changes] == EXPECTED_CHANGES
         assert counts(engine)["contacts"] == 2  # c-1 from the agent events, the CTR's contact
