@@ -58,6 +58,8 @@ def create_app(options: RuntimeOptions) -> Celery:
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
         "worker_prefetch_multiplier": 1,
+        # A pool process killed mid-task: raise WorkerLostError (and requeue) after 2 s, not 10 s.
+        "worker_lost_wait": 2.0,
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "broker_transport_options": dict(options.broker.transport_options),
         "broker_connection_retry_on_startup": True,
