@@ -264,7 +264,7 @@ def free_port() -> int:
         return port
 
 
-def start_server(database_url: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(database_url: str, folder: Path, *, relay: bool = True) -> tuple[subprocess.Popen[bytes], str]:
     """``connect-hub serve`` on a free port; returns the process and its base URL once healthy."""
     port = free_port()
     env = {
@@ -276,9 +276,8 @@ def start_server(database_url: str, folder: Path) -> tuple[subprocess.Popen[byte
     }
     cli = Path(sys.executable).with_name("connect-hub")
     log = (folder / "serve.log").open("wb")
-    process = subprocess.Popen(
-        [str(cli), "serve", "--log-level", "warning"], env=env, cwd=folder, stdout=log, stderr=log
-    )
+    command = [str(cli), "serve", "--log-level", "warning", *([] if relay else ["--no-relay"])]
+    process = subprocess.Popen(command, env=env, cwd=folder, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     end = time.monotonic() + 60
     while time.monotonic() < end:
@@ -326,6 +325,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the request budgets")
     parser.add_argument("--gzip", action="store_true", help="Firehose content encoding GZIP")
     parser.add_argument("--database-url", help="database to use (default: a fresh SQLite file)")
+    parser.add_argument("--no-relay", action="store_true", help="serve without the outbox relay (ingest alone)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="hub-bench-ingest-") as tmp:
@@ -333,8 +333,10 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{folder / 'bench.db'}"
         print(f"building requests ({args.agents} agents, gzip={args.gzip}) ...", flush=True)
         plan = scenarios(args.agents, args.scale, args.gzip, args.concurrency)
-        process, base = start_server(url, folder)
-        print(f"server: connect-hub serve at {base}, database {url.split('@')[-1]}, concurrency {args.concurrency}")
+        process, base = start_server(url, folder, relay=not args.no_relay)
+        relay = "off" if args.no_relay else "on"
+        print(f"server: connect-hub serve at {base}, database {url.split('@')[-1]}, relay {relay}")
+        print(f"load generator: httpx, {args.concurrency} requests in flight")
         results = []
         try:
             for name, concurrency, requests in plan:
