@@ -7,6 +7,7 @@ Example counts are bounded so the file runs in well under 90 s.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import shutil
@@ -55,6 +56,7 @@ class Fuzzed:
 
 # schemathesis parametrizes at collection time, so the app (on a throw-away SQLite file) exists then.
 _FOLDER = Path(tempfile.mkdtemp(prefix="hub-ingest-fuzz-"))
+atexit.register(shutil.rmtree, _FOLDER, ignore_errors=True)  # also when the tests are deselected
 _FUZZED = Fuzzed(_FOLDER)
 schema = schemathesis.openapi.from_asgi("/openapi.json", _FUZZED.app)
 
