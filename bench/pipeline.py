@@ -111,7 +111,7 @@ def _env(folder: Path, db_url: str, broker: str) -> dict[str, str]:
         "HUB_BROKER__FOLDER": str(folder / "broker"),
         "HUB_PLUGINS__ENABLED": "[]",
         "HUB_PLUGINS__MODULES": "[" + ", ".join(f'"{p}"' for p in PLUGINS) + "]",
-        "HUB_RELAY__POLL_INTERVAL": "0.005",
+        "HUB_RELAY__POLL_INTERVAL": "0.05",
         "HUB_RELAY__BATCH_SIZE": "2000",
         "HUB_BENCH_OUT": str(folder / "starts"),
     }
@@ -160,6 +160,8 @@ def throughput(label: str, env: dict[str, str], inputs: list[tuple[str, str, byt
     from hub.runtime._local import LocalRuntime  # noqa: PLC0415
 
     for mode in ("batched", "naive"):
+        if mode == "naive":  # the same stream cut short: the rate is what matters, and this mode is slow
+            inputs = inputs[: max(2000, len(inputs) // 3)]
         # Without workers nothing finishes, so publish every due delivery (no per-key holding): this
         # measures the raw publish capacity; the workers' order check keeps the order in real runs.
         rt = LocalRuntime(env, relay_mode=mode, hold_blocked=False)  # type: ignore[arg-type]

@@ -155,6 +155,7 @@ class LocalRuntime:
         self.relay = Relay(
             self.engine, create_app(self.options), self.options, mode=self.relay_mode, hold_blocked=self.hold_blocked
         )
+        self.pipeline.after_commit.append(self.relay.notify)
         if start_workers:
             for index in range(self.workers):
                 self.start_worker(f"hub{index}-{os.getpid()}")

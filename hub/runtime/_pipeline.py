@@ -147,6 +147,8 @@ class Pipeline:
         self._agents: dict[str, _Agent] = {}
         self._captured: list[tuple[str, Any]] = []
         self._routes: dict[str, tuple[bool, list[tuple[str, str]]]] = {}
+        self.after_commit: list[Callable[[IngestResult], object]] = []
+        """Called with the result after each committed batch that created deliveries (wakes the relay)."""
 
     # ------------------------------------------------------------------ sessions
     def _route(self, name: str) -> tuple[bool, list[tuple[str, str]]]:
@@ -225,6 +227,9 @@ class Pipeline:
         result.events_written = written.events_inserted
         result.contacts_upserted = len(batch.contacts)
         result.deliveries = len(written.delivery_ids)
+        if result.deliveries:
+            for callback in self.after_commit:
+                callback(result)
         result.timings = {
             "restore": t1 - t0,
             "decode_derive": derive,

@@ -111,6 +111,7 @@ class Relay:
         self._producer: Any = None
         self._last_stale_check = 0.0
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures = 0
         self.totals = RelayRound()
@@ -273,10 +274,19 @@ class Relay:
             t.timings[k] = t.timings.get(k, 0.0) + v
 
     # ------------------------------------------------------------------ loop
+    def notify(self, *_: object) -> None:
+        """Wake the relay now (new deliveries were committed); safe from any thread."""
+        self._wake.set()
+
     def run(self, stop: threading.Event | None = None) -> None:
-        """Run rounds until ``stop`` is set: immediately again after a full batch, else after the poll interval."""
+        """Run rounds until ``stop`` is set.
+
+        Immediately again after a full batch; otherwise after the poll interval or as soon as
+        :meth:`notify` is called (the pipeline calls it after each commit in the same process).
+        """
         stop = stop or self._stop
         while not stop.is_set():
+            self._wake.clear()
             try:
                 r = self.run_once()
             except Exception:
@@ -285,7 +295,7 @@ class Relay:
             if r.error is not None:
                 stop.wait(min(5.0, 0.1 * 2 ** min(self._failures, 6)))
             elif r.claimed < self.options.relay_batch_size:
-                stop.wait(self.options.relay_poll_interval)
+                self._wake.wait(self.options.relay_poll_interval)
         self.close()
 
     def start(self) -> None:
@@ -297,6 +307,7 @@ class Relay:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the relay thread and wait for it."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
