@@ -35,6 +35,7 @@ from hub._data import AgentData, AgentSnapshot, ContactData
 from hub._errors import MalformedAgentDataError
 from hub.db import (
     AgentRow,
+    BatchResult,
     ContactUpsert,
     DeliveryRecord,
     EventRecord,
@@ -190,8 +191,9 @@ class Pipeline:
         """Apply ``inputs`` in order and write everything they caused in one transaction.
 
         Malformed inputs are skipped and reported in :attr:`IngestResult.errors` (their index and
-        message); the others are written. Raises only for database errors (nothing is written then,
-        and the in-memory sessions may be ahead of the database: call :meth:`reset` to rebuild them).
+        message); the others are written. Raises only for database errors: nothing is written then,
+        and the in-memory sessions are reset (rebuilt from the database on next use), so sending the
+        same inputs again writes the same events.
         """
         result = IngestResult(inputs=len(inputs))
         t0 = time.perf_counter()
@@ -214,15 +216,13 @@ class Pipeline:
             if self._captured:
                 self._record(item, agent, received, batch, result)
         t2 = time.perf_counter()
-        with session_scope(self.engine) as db:
-            written = write_batch(
-                db,
-                agents=[_agent_row(key, *latest) for key, latest in batch.agents.items()],
-                state_changes=batch.state_changes,
-                contacts=batch.contacts,
-                events=batch.events,
-                deliveries=batch.deliveries,
-            )
+        try:
+            written = self._write(batch)
+        except Exception:
+            # The sessions are ahead of the database now: rebuild them from it on next use, so the
+            # caller's retry of the same inputs derives (and writes) the same events again.
+            self.reset()
+            raise
         t3 = time.perf_counter()
         result.events_written = written.events_inserted
         result.contacts_upserted = len(batch.contacts)
@@ -237,6 +237,17 @@ class Pipeline:
             "persist": t3 - t2,
         }
         return result
+
+    def _write(self, batch: _Batch) -> BatchResult:
+        with session_scope(self.engine) as db:
+            return write_batch(
+                db,
+                agents=[_agent_row(key, *latest) for key, latest in batch.agents.items()],
+                state_changes=batch.state_changes,
+                contacts=batch.contacts,
+                events=batch.events,
+                deliveries=batch.deliveries,
+            )
 
     def reset(self) -> None:
         """Forget every in-memory session; they are rebuilt from the database on next use."""

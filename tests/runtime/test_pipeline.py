@@ -180,3 +180,26 @@ def test_replay_one_contact_to_one_plugin(engine: Engine, plugins: HubPlugins, t
         "on_contact_destroyed",
     ]
     assert {line["contact"] for line in replayed} == {"c-in-1"}
+
+
+def test_a_failed_write_resets_sessions_so_a_retry_writes_the_same_events(
+    engine: Engine, plugins: HubPlugins, tmp_path: Path
+) -> None:
+    items = inputs_for("jane")
+    pipeline = Pipeline(engine, plugins)
+    pipeline.ingest(items[:3])
+    with engine.begin() as conn:  # the database refuses the next write
+        conn.execute(sa.text("CREATE TRIGGER refuse BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'no'); END"))
+    with pytest.raises(sa.exc.IntegrityError):
+        pipeline.ingest(items[3:])
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TRIGGER refuse"))
+    pipeline.ingest(items[3:])  # the caller retries the same inputs
+    with session_scope(engine, write=False) as db:
+        keys = sorted(d.idempotency_key for d in list_deliveries(db, limit=1000))
+        seqs = [e.seq for e in list_events(db)]
+    reference_url = f"sqlite:///{tmp_path / 'reference.sqlite3'}"
+    upgrade(reference_url)
+    reference = Pipeline(create_engine_from_url(reference_url), plugins).ingest(items)  # no failure at all
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert keys == sorted(reference.delivery_keys)
