@@ -81,8 +81,12 @@ class StateChange:
 class ContactUpsert:
     """What one input knows about a contact, versioned by ``source_ts``.
 
-    Applied only when ``source_ts`` is not older than the stored one; then every ``None`` field keeps
-    the stored value. Durations are whole seconds.
+    Applied only when ``source_ts`` is not older than the stored one, or when it is a contact record
+    (``source="ctr"``, the authoritative final record) and the row was last written by another source;
+    then every ``None`` field keeps the stored value. An input that does not apply changes nothing,
+    except for the terminal state: ``state="ended"`` (Streams ``ContactStateType.ENDED``) is never
+    replaced once stored, and an input saying ``ended`` sets it (and its ``state_at``) whatever its
+    version. ``state`` uses the Streams contact state vocabulary. Durations are whole seconds.
     """
 
     contact_id: str

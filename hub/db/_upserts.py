@@ -76,10 +76,52 @@ def _agents_conflict() -> str:
     return f'ON CONFLICT ("key") DO UPDATE SET {", ".join(sets)} WHERE {newer} OR {higher_seq}'
 
 
+#: The contact state that is final (Streams ``ContactStateType.ENDED``): never replaced once stored.
+TERMINAL_CONTACT_STATE = "ended"
+#: The source of contact records: authoritative over the live feeds whatever the timestamps.
+CONTACT_RECORD_SOURCE = "ctr"
+
+
 def _contacts_conflict() -> str:
-    sets = [_set("contacts", c, "COALESCE({new}, {old})") for c in (*_CONTACT_DATA, "source")]
-    sets += [_set("contacts", "source_ts", "{new}"), _set("contacts", "updated_at", "{new}")]
-    return f'ON CONFLICT ("contact_id") DO UPDATE SET {", ".join(sets)} WHERE excluded.source_ts >= contacts.source_ts'
+    """The contact merge rules (see :class:`~hub.db.ContactUpsert`), as one ``ON CONFLICT`` clause.
+
+    * an input *applies* when its ``source_ts`` is not older than the stored one, or when it is a
+      contact record (``source='ctr'``) and the row was last written by a live feed;
+    * an applying input replaces the columns it carries (``COALESCE``); a non-applying one changes nothing,
+    * except the state: ``ended`` is terminal - once stored it stays (with its ``state_at``), and an
+      input saying ``ended`` sets it whatever its version.
+    """
+    newer = "excluded.source_ts >= contacts.source_ts"
+    live = "(contacts.source IS NULL OR contacts.source <> excluded.source)"
+    ctr = f"(excluded.source = '{CONTACT_RECORD_SOURCE}' AND {live})"
+    applies = f"({newer} OR {ctr})"
+    ended_old = f"contacts.state = '{TERMINAL_CONTACT_STATE}'"
+    ended_new = f"excluded.state = '{TERMINAL_CONTACT_STATE}'"
+    data = [c for c in _CONTACT_DATA if c not in ("state", "state_at")]
+    sets = [_set("contacts", c, f"CASE WHEN {applies} THEN COALESCE({{new}}, {{old}}) ELSE {{old}} END") for c in data]
+    sets.append(_set("contacts", "source", f"CASE WHEN {applies} THEN COALESCE({{new}}, {{old}}) ELSE {{old}} END"))
+    sets.append(
+        _set(
+            "contacts",
+            "state",
+            f"CASE WHEN {ended_old} THEN {{old}} WHEN {applies} OR {ended_new} THEN COALESCE({{new}}, {{old}}) "
+            "ELSE {old} END",
+        )
+    )
+    sets.append(
+        _set(
+            "contacts",
+            "state_at",
+            f"CASE WHEN {ended_old} THEN COALESCE({{old}}, {{new}}) "
+            f"WHEN {applies} OR {ended_new} THEN COALESCE({{new}}, {{old}}) ELSE {{old}} END",
+        )
+    )
+    sets += [
+        _set("contacts", "source_ts", f"CASE WHEN {newer} THEN {{new}} ELSE {{old}} END"),
+        _set("contacts", "updated_at", "{new}"),
+    ]
+    ended_now = f"({ended_new} AND (contacts.state IS NULL OR NOT {ended_old}))"
+    return f'ON CONFLICT ("contact_id") DO UPDATE SET {", ".join(sets)} WHERE {applies} OR {ended_now}'
 
 
 _AGENTS_CONFLICT = _agents_conflict()
@@ -126,6 +168,17 @@ def _keep_highest_seq(current: dict[str, Any], merged: dict[str, Any]) -> None:
     merged["last_seq"] = max(current["last_seq"], merged["last_seq"])
 
 
+def _keep_terminal_state(current: dict[str, Any], merged: dict[str, Any]) -> None:
+    """In-batch twin of the SQL rule: an ``ended`` state stays, with its own ``state_at``.
+
+    Rows are folded oldest first, so every later row applies (its other columns already merged).
+    """
+    if current["state"] == TERMINAL_CONTACT_STATE:
+        merged["state"] = TERMINAL_CONTACT_STATE
+        if current["state_at"] is not None:
+            merged["state_at"] = current["state_at"]
+
+
 def _upsert_agents(session: Session, agents: Sequence[AgentRow], now: dt.datetime) -> None:
     rows = [{c: getattr(a, c) for c in _AGENT_COLUMNS[:-2]} | {"created_at": now, "updated_at": now} for a in agents]
     folded = _fold(rows, "key", "snapshot_at", _AGENT_IDENTITY, _keep_highest_seq)
@@ -137,7 +190,7 @@ def _upsert_contacts(session: Session, contacts: Sequence[ContactUpsert], now: d
     rows = [
         {c: getattr(u, c) for c in _CONTACT_COLUMNS[:-2]} | {"created_at": now, "updated_at": now} for u in contacts
     ]
-    folded = _fold(rows, "contact_id", "source_ts", (*_CONTACT_DATA, "source"))
+    folded = _fold(rows, "contact_id", "source_ts", (*_CONTACT_DATA, "source"), _keep_terminal_state)
     values = [tuple(r[c] for c in _CONTACT_COLUMNS) for r in folded]
     bulk_insert(session, CONTACTS, _CONTACT_COLUMNS, values, on_conflict=_CONTACTS_CONFLICT)
 

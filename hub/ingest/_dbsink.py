@@ -53,7 +53,14 @@ from hub.db import (
 )
 from hub.db._models import AGENTS, CONTACTS
 from hub.hookspecs import CONTACT_EVENT, CONTACT_RECORD_EVENT
-from hub.ingest._rows import aes_contact_upserts, agent_row, check_row, contact_upsert, digest
+from hub.ingest._rows import (
+    aes_contact_upserts,
+    agent_row,
+    check_row,
+    contact_event_upsert,
+    contact_record_upsert,
+    digest,
+)
 from hub.ingest._sink import ContactRecordInput, IngestResult
 from hub.runtime import idempotency_key, ordering_key
 from hub.sources import contact_events, contact_records
@@ -474,7 +481,7 @@ class DatabaseSink:
             if previous is not None and previous[0] == "ctr" and previous[1] > at:
                 continue
             fields = contact_records.to_contact_fields(item.record)
-            contacts.append(contact_upsert(fields, source="ctr", source_ts=at))
+            contacts.append(contact_record_upsert(fields, at))
             events.append(
                 EventRecord(
                     name=CONTACT_RECORD_EVENT,
@@ -515,7 +522,7 @@ class DatabaseSink:
             return IngestResult(duplicate_request=True, duplicates=1)
         fields = contact_events.to_contact_fields(event)
         at = fields.get("source_timestamp") or utcnow()
-        contact = contact_upsert(fields, source="eventbridge", source_ts=at)
+        contact = contact_event_upsert(fields, at)
         check_row(contact, f"contact event {event.id[:80]}")
         record = EventRecord(
             name=CONTACT_EVENT,

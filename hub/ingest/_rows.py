@@ -23,9 +23,13 @@ from hub.sources.contact_records import contact_type
 from hub.sources.errors import MalformedRequestError
 
 __all__ = [
+    "CONTACT_EVENT_STATES",
+    "aes_contact_state",
     "aes_contact_upserts",
     "agent_row",
     "check_row",
+    "contact_event_upsert",
+    "contact_record_upsert",
     "contact_upsert",
     "digest",
     "parse_iso",
@@ -118,14 +122,58 @@ def check_row(row: AgentRow | ContactUpsert | EventRecord, what: str) -> None:
             raise MalformedRequestError(f"{what}: {name} is out of range")
 
 
-def contact_upsert(source_fields: Mapping[str, Any], *, source: str, source_ts: dt.datetime) -> ContactUpsert:
+#: EventBridge ``detail.eventType`` -> the contact's state (Streams ``ContactStateType``) and the
+#: ``to_contact_fields`` timestamp it starts at (the event's ``time`` when absent). Event types not
+#: listed (``CONTACT_DATA_UPDATED``, ``AMD_DISABLED``, unknown ones) say nothing about the state.
+CONTACT_EVENT_STATES: Mapping[str, tuple[str, str]] = {
+    "INITIATED": ("init", "initiation_timestamp"),
+    "CONNECTED_TO_SYSTEM": ("init", "connected_to_system_timestamp"),
+    "QUEUED": ("init", "enqueue_timestamp"),
+    "CONNECTED_TO_AGENT": ("connected", "connected_to_agent_timestamp"),
+    "DISCONNECTED": ("ended", "disconnect_timestamp"),
+    "COMPLETED": ("ended", "disconnect_timestamp"),
+}
+#: AES ``Contacts[].State`` values that are not a Streams contact state name when lower-cased.
+_AES_STATES: Mapping[str, str] = {"CONNECTED_ONHOLD": "connected"}
+
+
+def contact_upsert(
+    source_fields: Mapping[str, Any],
+    *,
+    source: str,
+    source_ts: dt.datetime,
+    state: str | None = None,
+    state_at: dt.datetime | None = None,
+) -> ContactUpsert:
     """A ``ContactUpsert`` from ``to_contact_fields`` output (contact record or contact event)."""
     values: dict[str, Any] = {
         target: source_fields[name] for name, target in _CONTACT_FIELD_MAP.items() if name in source_fields
     }
     if values.get("attributes") == {}:
         values["attributes"] = None
-    return ContactUpsert(source=source, source_ts=source_ts, **values)
+    return ContactUpsert(source=source, source_ts=source_ts, state=state, state_at=state_at, **values)
+
+
+def contact_record_upsert(source_fields: Mapping[str, Any], source_ts: dt.datetime) -> ContactUpsert:
+    """A contact record's ``ContactUpsert``: a contact record means the contact is finished, so its
+    state is ``ended`` since ``DisconnectTimestamp`` (``LastUpdateTimestamp`` when absent)."""
+    ended_at = source_fields.get("disconnect_timestamp") or source_ts
+    return contact_upsert(source_fields, source="ctr", source_ts=source_ts, state="ended", state_at=ended_at)
+
+
+def contact_event_upsert(source_fields: Mapping[str, Any], source_ts: dt.datetime) -> ContactUpsert:
+    """A contact event's ``ContactUpsert``, with the state its ``eventType`` implies (:data:`CONTACT_EVENT_STATES`)."""
+    mapped = CONTACT_EVENT_STATES.get(str(source_fields.get("last_event_type", "")).upper())
+    state, state_at = (mapped[0], source_fields.get(mapped[1]) or source_ts) if mapped else (None, None)
+    return contact_upsert(source_fields, source="eventbridge", source_ts=source_ts, state=state, state_at=state_at)
+
+
+def aes_contact_state(state: str | None) -> str | None:
+    """An AES contact ``State`` in the Streams vocabulary (``CONNECTED_ONHOLD`` is ``connected``)."""
+    if not state:
+        return None
+    upper = state.upper()
+    return _AES_STATES.get(upper, upper.lower())
 
 
 def agent_row(key: str, arn: str | None, data: Mapping[str, Any], snapshot_at: dt.datetime, last_seq: int) -> AgentRow:
@@ -157,7 +205,7 @@ def _aes_contact(contact: Contact, agent_key: str, at: dt.datetime) -> ContactUp
     if channel == "TASKS":
         channel = "TASK"
     queue = contact.queue
-    state = (contact.state or "").lower() or None
+    state = aes_contact_state(contact.state)
     return ContactUpsert(
         contact_id=contact.contact_id,
         source_ts=at,
