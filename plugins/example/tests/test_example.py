@@ -115,7 +115,10 @@ def test_check_reports_a_writable_and_an_unwritable_path(tmp_path: Path, plugins
 
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    settings = make_settings(tmp_path, f'[default.plugins.example]\npath = "{blocker}/sub/out.log"\n')
+    settings = make_settings(
+        tmp_path,
+        f'[default.plugins]\nenabled = ["example"]\n[default.plugins.example]\npath = "{blocker}/sub/out.log"\n',
+    )
     other = HubPlugins()
     other.load(settings)
     [result] = other.check()
@@ -124,7 +127,9 @@ def test_check_reports_a_writable_and_an_unwritable_path(tmp_path: Path, plugins
 
 
 def test_a_path_that_is_not_a_string_stops_a_strict_hub(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, "[default.plugins]\nstrict = true\n[default.plugins.example]\npath = 42\n")
+    settings = make_settings(
+        tmp_path, '[default.plugins]\nenabled = ["example"]\nstrict = true\n[default.plugins.example]\npath = 42\n'
+    )
     hub_plugins = HubPlugins()
     hub_plugins.load(settings)
 
@@ -135,7 +140,10 @@ def test_a_path_that_is_not_a_string_stops_a_strict_hub(tmp_path: Path) -> None:
 
 
 def test_a_path_that_is_not_a_string_disables_the_plugin_when_not_strict(tmp_path: Path) -> None:
-    settings = make_settings(tmp_path, "[default.plugins.example]\npath = 42\n")
+    # Only this plugin: other installed plugins must not change what this test sees.
+    settings = make_settings(
+        tmp_path, '[default.plugins]\nenabled = ["example"]\n[default.plugins.example]\npath = 42\n'
+    )
     hub_plugins = HubPlugins()
     hub_plugins.load(settings)
 
