@@ -29,14 +29,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection, Engine
 
 from hub._agent import AgentStateChange
 from hub._contact import ContactSnapshot
@@ -192,10 +192,29 @@ class Executor:
         self.workers = workers
         self.rng = rng
         self._configs: dict[str, tuple[Any, AgentConfiguration]] = {}
+        self._conn: Connection | None = None
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        """A transaction on the connection held for the current message (one checkout, no per-use ping)."""
+        if self._conn is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._conn.begin():
+            yield self._conn
 
     # ------------------------------------------------------------------ messages
     def run_message(self, groups: Sequence[Sequence[int]]) -> DeliveryOutcome:
         """Run every group of a broker message in order, then drain what became ready."""
+        with self.engine.connect() as conn:
+            self._conn = conn
+            try:
+                return self._run_message(groups)
+            finally:
+                self._conn = None
+
+    def _run_message(self, groups: Sequence[Sequence[int]]) -> DeliveryOutcome:
         outcome = DeliveryOutcome()
         heads: list[tuple[str, str]] = []
         for group in groups:
@@ -239,7 +258,7 @@ class Executor:
     def execute(self, delivery_id: int, outcome: DeliveryOutcome) -> tuple[str, _Claimed | None, dt.datetime | None]:
         """Run one delivery; returns (``succeeded``/``retrying``/``dead``/``skipped``/``blocked``, row, retry time)."""
         event_row: Any = None
-        with session_scope(self.engine) as db:
+        with self._tx() as db:
             if not db.execute(_IS_NEXT, {"id": delivery_id}).scalar():
                 return "blocked", None, None
             claimed = self._claim(db, delivery_id)
@@ -255,7 +274,7 @@ class Executor:
         except Exception as exc:
             return self._failed(claimed, exc, outcome)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        with session_scope(self.engine) as db:
+        with self._tx() as db:
             db.execute(_SUCCEEDED, {"did": delivery_id, "now": _utcnow(), "ms": elapsed_ms})
         outcome.succeeded += 1
         _log.debug("delivery %s succeeded in %.1f ms", delivery_id, (time.perf_counter() - started) * 1000)
@@ -282,7 +301,7 @@ class Executor:
         _log.info("delivery %s attempt %s failed (%s); retry in %.2fs", claimed.id, claimed.attempt, error, delay)
         return "retrying", claimed, retry_at
 
-    def _claim(self, db: Session, delivery_id: int) -> _Claimed | None:
+    def _claim(self, db: Connection, delivery_id: int) -> _Claimed | None:
         row = db.execute(_CLAIM, {"did": delivery_id, "now": _utcnow()}).one_or_none()
         if row is None:
             return None
@@ -300,14 +319,14 @@ class Executor:
 
     def _take_next(self, order_key: str, plugin: str) -> int | None:
         """Claim (as ``queued``) the earliest unfinished delivery of the key if it is ready to run now."""
-        with session_scope(self.engine) as db:
+        with self._tx() as db:
             row = db.execute(_HEAD, {"okey": order_key, "plugin": plugin}).one_or_none()
             if row is None:
                 return None
             ready = row.status == "pending" or (row.status == "retrying" and row.next_attempt_at <= _utcnow())
             if not ready:
                 return None
-            changed = db.execute(_TAKE, {"did": row.id, "now": _utcnow()}).rowcount  # type: ignore[attr-defined]
+            changed = db.execute(_TAKE, {"did": row.id, "now": _utcnow()}).rowcount
             return int(row.id) if changed else None
 
     def _defer(self, ids: Sequence[int], retry_at: dt.datetime | None, outcome: DeliveryOutcome) -> None:
@@ -315,12 +334,12 @@ class Executor:
         if not ids:
             return
         due = retry_at or (_utcnow() + dt.timedelta(seconds=DEFER_SECONDS))
-        with session_scope(self.engine) as db:
+        with self._tx() as db:
             changed = db.execute(
                 sa.update(DELIVERIES)
                 .where(_d.id.in_(list(ids)), _d.status == "queued")
                 .values(status="pending", next_attempt_at=due)
-            ).rowcount  # type: ignore[attr-defined]
+            ).rowcount
         outcome.deferred += int(changed)
 
     # ------------------------------------------------------------------ the hook call
