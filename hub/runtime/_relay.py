@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from celery import Celery
 from sqlalchemy.engine import Engine
 
-from hub.db import fetch_due_deliveries, requeue_stale, session_scope
+from hub.db import requeue_stale, session_scope
 from hub.db._models import DELIVERIES
 from hub.runtime._celery import TASK_NAME
 from hub.runtime._settings import RuntimeOptions
@@ -43,6 +43,12 @@ __all__ = ["Relay", "RelayRound", "pack_groups"]
 _log = logging.getLogger("connect_hub.relay")
 _d = DELIVERIES.c
 _IN_FLIGHT = ("queued", "running")
+#: Due deliveries, oldest first: only the columns the relay needs (no payloads).
+_DUE = (
+    sa.select(_d.id, _d.ordering_key, _d.plugin)
+    .where(_d.status.in_(("pending", "retrying")), _d.next_attempt_at <= sa.bindparam("now"))
+    .order_by(_d.id)
+)
 
 RelayMode = Literal["batched", "naive"]
 
@@ -121,7 +127,10 @@ class Relay:
         """Claim due deliveries in one transaction; returns the publishable groups and the blocked count."""
         now = _utcnow()
         with session_scope(self.engine) as db:
-            due = fetch_due_deliveries(db, self.options.relay_batch_size, now=now)
+            query = _DUE.limit(self.options.relay_batch_size)
+            if db.get_bind().dialect.name == "postgresql":  # concurrent relays take disjoint rows
+                query = query.with_for_update(skip_locked=True)
+            due = db.execute(query, {"now": now}).all()
             if not due:
                 return [], 0
             groups: dict[tuple[str | None, str, int], list[int]] = {}
