@@ -25,7 +25,6 @@ backwards. Contact records older than the stored contact-record version raise no
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -55,6 +54,7 @@ from hub.db import (
 )
 from hub.db._models import AGENTS, CONTACTS
 from hub.hookspecs import CONTACT_EVENT, CONTACT_RECORD_EVENT
+from hub.ingest._http import collector_paused
 from hub.ingest._rows import (
     aes_contact_upserts,
     agent_row,
@@ -191,24 +191,6 @@ def _streams_input(agent_key: str, data: Mapping[str, Any], received: dt.datetim
     return _AgentInput(at, f"agent data of {agent_key[:80]}", "streams", convert)
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for one call (process-wide, so at most a few hundred ms).
-
-    Applying a batch allocates hundreds of thousands of short-lived containers; freed by reference
-    counting, they still trigger generation-2 passes over the whole heap (the sessions, the web stack),
-    which cost a third of the CPU of a 500-record batch. Cycles made meanwhile are collected after.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def _utc(value: dt.datetime) -> dt.datetime:
     try:
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
@@ -288,7 +270,7 @@ class DatabaseSink:
         """One serialised transaction; sessions touched by a failed one are forgotten (rebuilt later)."""
         touched: set[str] = set()
         after_commit: list[Callable[[], None]] = []
-        with self._lock, _collector_paused():
+        with self._lock, collector_paused():
             try:
                 with session_scope(self._engine) as db:
                     yield db, touched, after_commit

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from starlette.datastructures import Headers
@@ -14,6 +17,7 @@ __all__ = [
     "IngestLimits",
     "UnsupportedMediaTypeError",
     "check_json_content_type",
+    "collector_paused",
     "read_body",
     "reject_nul",
 ]
@@ -32,6 +36,26 @@ class IngestLimits:
     #: An EventBridge API-destination body (EventBridge events are at most 256 KB; 1 MiB is the
     #: ``Range`` EventBridge announces for the response).
     max_event_bytes: int = 1024 * 1024
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for one request's work (process-wide, a few hundred ms at most).
+
+    Applying a batch allocates hundreds of thousands of short-lived containers; freed by reference
+    counting, they still trigger generation-2 passes over the whole heap (the sessions, the web stack),
+    which cost a third of the CPU of a 500-record batch. Cycles made meanwhile are collected after.
+    When the collector is already paused (a nested or concurrent call), this does nothing; a concurrent
+    call may thus see it re-enabled early, which only costs time.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 class UnsupportedMediaTypeError(SourceError):

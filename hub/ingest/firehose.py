@@ -31,7 +31,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from hub.ingest._http import IngestLimits, check_json_content_type, read_body, reject_nul
+from hub.ingest._http import IngestLimits, check_json_content_type, collector_paused, read_body, reject_nul
 from hub.ingest._sink import ContactRecordInput, IngestResult, IngestSink
 from hub.sources.agent_events import AgentEvent
 from hub.sources.contact_records import ContactTraceRecord
@@ -212,10 +212,12 @@ def firehose_router(sink: IngestSink, access_keys: tuple[str, ...], limits: Inge
     router = APIRouter(tags=["Firehose HTTP endpoint"])
 
     def store_agent_events(key: str, parsed: FirehoseRequest) -> IngestResult:
-        return sink.ingest_agent_events(key, decode_agent_events(parsed))
+        with collector_paused():
+            return sink.ingest_agent_events(key, decode_agent_events(parsed))
 
     def store_contact_records(key: str, parsed: FirehoseRequest) -> IngestResult:
-        return sink.ingest_contact_records(key, decode_contact_records(parsed))
+        with collector_paused():
+            return sink.ingest_contact_records(key, decode_contact_records(parsed))
 
     agent_events = _Endpoint("agent-events", store_agent_events, access_keys, limits)
     contact_records = _Endpoint("contact-records", store_contact_records, access_keys, limits)
