@@ -779,9 +779,7 @@ CONNECTION_ACTIVE_STATES: Final[frozenset[str]] = frozenset(
 """``connect.CONNECTION_ACTIVE_STATES``."""
 CONNECTION_CONNECTED_STATES: Final[frozenset[str]] = frozenset({"barge", "connected", "silent_monitor"})
 """``connect.CONNECTION_CONNECTED_STATES``."""
-CONTACT_ACTIVE_STATES: Final[frozenset[str]] = frozenset(
-    {"connected", "connecting", "incoming", "paused", "pending"}
-)
+CONTACT_ACTIVE_STATES: Final[frozenset[str]] = frozenset({"connected", "connecting", "incoming", "paused", "pending"})
 """``connect.CONTACT_ACTIVE_STATES``."""
 VOICE_CONTACT_TYPES: Final[frozenset[str]] = frozenset({"voice", "queue_callback"})
 """``connect.voiceContactTypes``."""
