@@ -79,7 +79,13 @@ def create_app(options: RuntimeOptions) -> Celery:
     )
     def deliver(groups: list[list[int]], sent_at: float | None = None) -> dict[str, int]:
         """Run groups of deliveries (ids in order per ordering key and plugin)."""
-        outcome = worker_process().executor.run_message(groups)
+        executor = worker_process().executor
+        try:
+            outcome = executor.run_message(groups)
+        except Exception:
+            # e.g. the database went away mid-message: hand the unrun deliveries back to the outbox.
+            executor.release([i for group in groups for i in group])
+            raise
         return {"succeeded": outcome.succeeded, "retrying": outcome.retrying, "dead": outcome.dead}
 
     return app

@@ -44,6 +44,7 @@ from hub._data import AgentConfiguration, AgentData, ContactData, decode_configu
 from hub._session import AgentSession
 from hub.config import WorkersSettings
 from hub.db import mark_failed, session_scope
+from hub.db._engine import _BEGIN_OPTION as _SQLITE_BEGIN
 from hub.db._models import AGENTS, DELIVERIES, EVENTS
 from hub.plugins import HubPlugins
 
@@ -193,26 +194,48 @@ class Executor:
         self.rng = rng
         self._configs: dict[str, tuple[Any, AgentConfiguration]] = {}
         self._conn: Connection | None = None
+        self._writer = engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        """A transaction on the connection held for the current message (one checkout, no per-use ping)."""
+        """A write transaction on the connection held for the current message (one checkout, no per-use ping).
+
+        On SQLite it starts with ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes
+        fails at once with ``database is locked`` when another process writes meanwhile.
+        """
         if self._conn is None:
-            with self.engine.begin() as conn:
+            with self._writer_engine().begin() as conn:
                 yield conn
             return
         with self._conn.begin():
             yield self._conn
 
+    def _writer_engine(self) -> Engine:
+        return self._writer
+
     # ------------------------------------------------------------------ messages
     def run_message(self, groups: Sequence[Sequence[int]]) -> DeliveryOutcome:
         """Run every group of a broker message in order, then drain what became ready."""
-        with self.engine.connect() as conn:
+        with self._writer_engine().connect() as conn:
             self._conn = conn
             try:
                 return self._run_message(groups)
             finally:
                 self._conn = None
+
+    def release(self, ids: Sequence[int]) -> int:
+        """Best effort after an unexpected error: make still-``queued`` deliveries ``pending`` again."""
+        try:
+            with self._writer.begin() as conn:
+                result = conn.execute(
+                    sa.update(DELIVERIES)
+                    .where(_d.id.in_(list(ids)), _d.status == "queued")
+                    .values(status="pending", next_attempt_at=_utcnow())
+                )
+                return int(result.rowcount)
+        except sa.exc.SQLAlchemyError:
+            _log.exception("could not release deliveries %s; the relay requeues them after relay.stale_after", ids)
+            return 0
 
     def _run_message(self, groups: Sequence[Sequence[int]]) -> DeliveryOutcome:
         outcome = DeliveryOutcome()
