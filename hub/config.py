@@ -526,10 +526,12 @@ def hub_settings(settings: Dynaconf) -> HubSettings:
         if str(name).lower() in RESERVED_PLUGIN_KEYS or not isinstance(value, Mapping):
             continue
         per_plugin = {str(k).lower(): v for k, v in value.items()}
+        # Plugin names are lower case; HUB_PLUGINS__FLAKY__MAX_ATTEMPTS reaches dynaconf as ``FLAKY``.
+        plugin = str(name).lower()
         if _is_int(per_plugin.get("max_attempts")):
-            overrides_attempts[str(name)] = int(per_plugin["max_attempts"])
+            overrides_attempts[plugin] = int(per_plugin["max_attempts"])
         if _is_number(per_plugin.get("hook_timeout")):
-            overrides_timeout[str(name)] = float(per_plugin["hook_timeout"])
+            overrides_timeout[plugin] = float(per_plugin["hook_timeout"])
     return HubSettings(
         env=str(settings.current_env).lower(),
         database=DatabaseSettings(url=get("database.url")),

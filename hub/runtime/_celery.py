@@ -32,7 +32,7 @@ from hub.config import HubSettings, hub_settings, load_settings
 from hub.db import create_engine_from_url
 from hub.plugins import HubPlugins, load_plugins
 from hub.runtime._executor import Executor
-from hub.runtime._settings import RuntimeOptions, normalized_workers
+from hub.runtime._settings import RuntimeOptions
 
 __all__ = ["TASK_NAME", "WorkerProcess", "create_app", "worker_process"]
 
@@ -119,7 +119,7 @@ def worker_process() -> WorkerProcess:
             typed = hub_settings(settings)
             plugins.startup(None)
             engine = create_engine_from_url(typed.database.url)
-            executor = Executor(engine, plugins, normalized_workers(typed.workers))
+            executor = Executor(engine, plugins, typed.workers)
             _State.current = WorkerProcess(settings, typed, plugins, executor)
             _State.pid = os.getpid()
             _log.info("worker process %s ready: plugins %s", os.getpid(), ", ".join(plugins.enabled()) or "none")

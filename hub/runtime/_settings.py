@@ -10,30 +10,16 @@ the ``sqlalchemy`` transport.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from hub.config import EMBEDDED_BROKER_URL, HubSettings, WorkersSettings
+from hub.config import EMBEDDED_BROKER_URL, HubSettings
 from hub.runtime._transport import SCHEME
 
-__all__ = ["BrokerTarget", "RuntimeOptions", "normalized_workers", "resolve_broker"]
-
-
-def normalized_workers(workers: WorkersSettings) -> WorkersSettings:
-    """``workers`` with per-plugin override keys lower-cased.
-
-    ``HUB_PLUGINS__FLAKY__MAX_ATTEMPTS`` reaches dynaconf as the table ``FLAKY``, while plugin names
-    are lower case; :func:`hub.config.hub_settings` keeps the key as given, so look-ups by plugin name
-    would miss it.
-    """
-    return replace(
-        workers,
-        per_plugin_max_attempts={k.lower(): v for k, v in workers.per_plugin_max_attempts.items()},
-        per_plugin_hook_timeout={k.lower(): v for k, v in workers.per_plugin_hook_timeout.items()},
-    )
+__all__ = ["BrokerTarget", "RuntimeOptions", "resolve_broker"]
 
 
 @dataclass(frozen=True, slots=True)
