@@ -19,7 +19,7 @@ install: $(STAMP)
 
 ## The main job on embedded defaults (SQLite, no broker server).
 demo: $(STAMP)
-	$(BIN)/connect-hub replay --bundled inbound_voice --events-only
+	$(BIN)/connect-hub demo
 
 ## The real Streams library for differential tests (needs Node >= 18; skipped without it).
 oracle:
