@@ -7,10 +7,8 @@ reason, except under ``CI=true``, where that is a failure.
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 
 import pytest
 import sqlalchemy as sa
@@ -18,61 +16,21 @@ from sqlalchemy.engine import URL, Engine, make_url
 
 from hub.db import Base, create_engine_from_url, upgrade
 
-ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+NewDatabase = Callable[[], AbstractContextManager[URL]]
 TABLES = ", ".join(t.name for t in Base.metadata.sorted_tables)
 
 
-def _admin_engine() -> Engine:
-    return sa.create_engine(
-        ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool, connect_args={"connect_timeout": 3}
-    )
-
-
-@pytest.fixture(scope="session")
-def postgres_admin() -> str:
-    """The admin URL of a reachable PostgreSQL server (skip, or fail under CI=true, otherwise)."""
-    engine = _admin_engine()
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except sa.exc.OperationalError as exc:
-        reason = f"PostgreSQL unreachable at {make_url(ADMIN_URL).render_as_string()}: {exc.orig}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: services are required)")
-        pytest.skip(reason)
-    finally:
-        engine.dispose()
-    return ADMIN_URL
-
-
-@contextmanager
-def fresh_postgres_database(admin_url: str) -> Iterator[URL]:
-    """Create a randomly named database, yield its URL, drop it (even with connections left open)."""
-    name = f"hub_test_{uuid.uuid4().hex[:12]}"
-    engine = _admin_engine()
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield make_url(admin_url).set(database=name)
-        finally:
-            with engine.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
-def fresh_postgres_url(postgres_admin: str) -> Iterator[URL]:
+def fresh_postgres_url(fresh_postgres_database: NewDatabase) -> Iterator[URL]:
     """An empty, never-migrated PostgreSQL database for this test."""
-    with fresh_postgres_database(postgres_admin) as url:
+    with fresh_postgres_database() as url:
         yield url
 
 
 @pytest.fixture(scope="session")
-def migrated_postgres_url(postgres_admin: str) -> Iterator[URL]:
+def migrated_postgres_url(fresh_postgres_database: NewDatabase) -> Iterator[URL]:
     """One migrated PostgreSQL database for the session (tables emptied before each test)."""
-    with fresh_postgres_database(postgres_admin) as url:
+    with fresh_postgres_database() as url:
         upgrade(url)
         yield url
 

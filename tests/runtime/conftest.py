@@ -2,24 +2,23 @@
 
 The test plugins (``tests/runtime/plugins``) are registered through a throwaway ``*.dist-info`` folder
 put on ``sys.path`` here and on ``PYTHONPATH`` for the worker subprocesses, so they are discovered
-exactly like installed plugins. PostgreSQL, RabbitMQ and Redis come from 127.0.0.1; when unreachable
-the tests skip with the reason, except under ``CI=true`` where that is a failure. Every test gets its
+exactly like installed plugins. PostgreSQL, RabbitMQ and Redis come from the shared fixtures in
+``tests/conftest.py`` (skipped when unreachable, a failure under ``CI=true``). Every test gets its
 own database (SQLite file, or a fresh PostgreSQL database) and its own broker queue name.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL
 
 from hub.config import load_settings
 from hub.plugins import HubPlugins
@@ -32,24 +31,9 @@ ENTRY_POINTS = {
     "hang": "hubtest_faulty:hang",
     "flaky": "hubtest_faulty:flaky",
 }
-POSTGRES_ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-RABBITMQ_URL = os.environ.get("HUB_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
-REDIS_URL = os.environ.get("HUB_TEST_REDIS_URL", "redis://127.0.0.1:6379/5")
 
 if str(PLUGIN_DIR) not in sys.path:  # the test modules read the plugins' output with hubtest_common
     sys.path.insert(0, str(PLUGIN_DIR))
-
-
-def require_service(host: str, port: int, what: str) -> None:
-    """Skip (or fail under ``CI=true``) when nothing listens on ``host:port``."""
-    try:
-        with socket.create_connection((host, port), timeout=2):
-            return
-    except OSError as exc:
-        reason = f"{what} unreachable at {host}:{port}: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: services are required)")
-        pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -130,40 +114,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgres_url(fresh_postgres_database: Callable[[], AbstractContextManager[URL]]) -> Iterator[str]:
     """A fresh, randomly named PostgreSQL database for this test (dropped afterwards)."""
-    admin = sa.create_engine(
-        POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool, connect_args={"connect_timeout": 3}
-    )
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        reason = f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}: {exc.orig}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: services are required)")
-        pytest.skip(reason)
-    name = f"hub_rt_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture
-def rabbitmq_url() -> str:
-    """RabbitMQ on 127.0.0.1 (skip or fail under CI when unreachable)."""
-    require_service("127.0.0.1", 5672, "RabbitMQ")
-    return RABBITMQ_URL
-
-
-@pytest.fixture
-def redis_url() -> str:
-    """Redis on 127.0.0.1 (skip or fail under CI when unreachable)."""
-    require_service("127.0.0.1", 6379, "Redis")
-    return REDIS_URL
+    with fresh_postgres_database() as url:
+        yield url.render_as_string(hide_password=False)
