@@ -1,8 +1,11 @@
-"""``connect-hub demo``: the whole hub on embedded defaults, over the bundled scenarios.
+"""``connect-hub demo``: the whole hub on embedded defaults, fed by the contact-center simulator.
 
 SQLite in a folder (a temporary one unless ``--var-dir``), the embedded broker (``hubfs://``, no
 server), the pipeline and the relay in this process, one ``connect-hub worker`` subprocess and the
-example plugin. Exit code 0 only when every delivery succeeded.
+example plugin. By default a seeded simulated contact center (``hub.simulator``) runs as fast as
+possible and its Streams agent data goes through the pipeline, the outbox, the relay and the worker to
+the plugin; ``--scenarios`` feeds the bundled scenario files instead. Exit code 0 only when every
+delivery succeeded.
 """
 
 from __future__ import annotations
@@ -11,19 +14,54 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import click
+import sqlalchemy as sa
+from click.core import ParameterSource
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from hub.runtime import AgentInput
-from hub.runtime._local import LocalRuntime, RuntimeCounts
+from hub.db import session_scope
+from hub.db._models import EVENTS
+from hub.runtime import PipelineFeed, scenario_inputs
+from hub.runtime._local import LocalRuntime
+from hub.simulator import Progress as SimProgress
+from hub.simulator import Simulation, SimulationConfig
 
-__all__ = ["demo", "scenario_inputs"]
+__all__ = ["DemoResult", "demo"]
+
+#: How many event names the summary lists.
+TOP_EVENTS = 5
+#: Seconds between two looks at the delivery counts while the simulation runs.
+_POLL_WHILE_SIMULATING = 0.25
+#: Seconds between two looks at the delivery counts while waiting for the worker.
+_POLL_WHILE_WAITING = 0.1
+
+
+@dataclass(slots=True)
+class DemoResult:
+    """What a demo run did, for the summary table."""
+
+    title: str
+    #: One line printed under the table (what was fed, how long it took).
+    note: str
+    agents: int = 0
+    contacts: int = 0
+    events: int = 0
+    deliveries: dict[str, int] = field(default_factory=dict)
+    dead_letters: int = 0
+    top_events: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Whether there were deliveries and every one succeeded."""
+        total = sum(self.deliveries.values())
+        return total > 0 and self.deliveries.get("succeeded", 0) == total
 
 
 def _bundled() -> dict[str, Any]:
@@ -35,51 +73,86 @@ def _bundled() -> dict[str, Any]:
     return found
 
 
-def scenario_inputs(name: str, scenario: dict[str, Any], *, source: str = "demo") -> list[AgentInput]:
-    """The agent inputs of a scenario (its configuration and snapshot steps) for agent key ``name``.
-
-    Action and inject steps are not fed (the demo has no agent browser); the snapshots that follow
-    them carry their effects.
-    """
-    inputs: list[AgentInput] = []
-    if scenario.get("configuration"):
-        inputs.append(AgentInput(name, "configuration", scenario["configuration"], source=source))
-    for step in scenario.get("steps", []):
-        if step.get("configuration"):
-            inputs.append(AgentInput(name, "configuration", step["configuration"], source=source))
-        if step.get("snapshot"):
-            inputs.append(AgentInput(name, "snapshot", step["snapshot"], source=source))
-    return inputs
-
-
-def _summary(counts: RuntimeCounts, elapsed: float, scenarios: int) -> Table:
-    table = Table(title=f"Connect Hub demo: {scenarios} scenarios in {elapsed:.1f}s")
+def _summary(result: DemoResult) -> Table:
+    table = Table(title=result.title)
     table.add_column("what")
     table.add_column("count", justify="right")
-    table.add_row("agents", str(counts.agents))
-    table.add_row("contacts", str(counts.contacts))
-    table.add_row("events stored", str(counts.events))
+    table.add_row("agents", str(result.agents))
+    table.add_row("contacts", str(result.contacts))
+    table.add_row("events stored", str(result.events))
     for status in ("succeeded", "dead", "pending", "queued", "running", "retrying"):
-        if counts.deliveries.get(status) or status in ("succeeded", "dead"):
-            table.add_row(f"deliveries {status}", str(counts.deliveries.get(status, 0)))
-    table.add_row("dead letters open", str(counts.dead_letters))
+        if result.deliveries.get(status) or status in ("succeeded", "dead"):
+            table.add_row(f"deliveries {status}", str(result.deliveries.get(status, 0)))
+    table.add_row("dead letters open", str(result.dead_letters))
+    for name, count in result.top_events:
+        table.add_row(f"event {name}", str(count))
     return table
 
 
+def _top_events(runtime: LocalRuntime) -> list[tuple[str, int]]:
+    """The most frequent stored event names, most frequent first."""
+    assert runtime.engine is not None
+    count = sa.func.count().label("n")
+    query = sa.select(EVENTS.c.name, count).group_by(EVENTS.c.name).order_by(count.desc(), EVENTS.c.name)
+    with session_scope(runtime.engine, write=False) as db:
+        return [(str(name), int(n)) for name, n in db.execute(query.limit(TOP_EVENTS))]
+
+
+def _refuse(ctx: click.Context, names: tuple[str, ...], why: str) -> None:
+    given = [f"--{n.replace('_', '-')}" for n in names if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"{', '.join(given)} {why}", ctx)
+
+
 @click.command()
+@click.option("--seed", type=int, default=1, show_default=True, help="Simulator seed: same seed, same contact center.")
+@click.option("--agents", type=click.IntRange(1, 200), default=10, show_default=True, help="Simulated agents.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1800.0,
+    show_default=True,
+    help="Simulated seconds of arrivals (then open contacts finish).",
+)
+@click.option("--scenarios", "use_scenarios", is_flag=True, help="Feed the bundled scenario files instead.")
+@click.option("--scenario", "names", multiple=True, help="With --scenarios: bundled scenario(s) to run (default all).")
+@click.option("--repeat", type=click.IntRange(min=1), default=1, show_default=True, help="With --scenarios: N times.")
 @click.option("--var-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Keep the data here.")
-@click.option("--scenario", "names", multiple=True, help="Bundled scenario(s) to run (default: all).")
-@click.option("--repeat", type=int, default=1, show_default=True, help="Feed every scenario N times (new agents).")
 @click.option("--timeout", type=float, default=45.0, show_default=True, help="Seconds to wait for the deliveries.")
-def demo(var_dir: Path | None, names: tuple[str, ...], repeat: int, timeout: float) -> None:
-    """Run the hub, a worker and the example plugin over the bundled scenarios, no servers needed."""
+@click.pass_context
+def demo(
+    ctx: click.Context,
+    /,
+    *,
+    seed: int,
+    agents: int,
+    duration: float,
+    use_scenarios: bool,
+    names: tuple[str, ...],
+    repeat: int,
+    var_dir: Path | None,
+    timeout: float,
+) -> None:
+    """Run the hub, a worker and the example plugin on a simulated contact center, no servers needed.
+
+    \b
+    connect-hub demo                                  # 10 agents, 30 simulated minutes, seed 1
+    connect-hub demo --seed 7 --agents 20 --duration 3600
+    connect-hub demo --scenarios --scenario inbound_voice
+    """
+    if use_scenarios:
+        _refuse(ctx, ("seed", "agents", "duration"), "only applies to the simulator (not with --scenarios)")
+    else:
+        _refuse(ctx, ("names", "repeat"), "only applies with --scenarios")
+    scenarios: dict[str, Any] = {}
+    if use_scenarios:
+        scenarios = _bundled()
+        if names:
+            unknown = sorted(set(names) - scenarios.keys())
+            if unknown:
+                raise click.BadParameter(f"unknown scenario(s) {unknown}; bundled: {sorted(scenarios)}")
+            scenarios = {n: scenarios[n] for n in names}
     console = Console()
-    scenarios = _bundled()
-    if names:
-        unknown = sorted(set(names) - scenarios.keys())
-        if unknown:
-            raise click.BadParameter(f"unknown scenario(s) {unknown}; bundled: {sorted(scenarios)}")
-        scenarios = {n: scenarios[n] for n in names}
     with tempfile.TemporaryDirectory(prefix="connect-hub-demo-") as tmp:
         folder = (var_dir or Path(tmp)).resolve()
         folder.mkdir(parents=True, exist_ok=True)
@@ -90,44 +163,137 @@ def demo(var_dir: Path | None, names: tuple[str, ...], repeat: int, timeout: flo
             "HUB_PLUGINS__ENABLED": '["example"]',
             "HUB_PLUGINS__EXAMPLE__PATH": str(folder / "example-plugin.log"),
         }
-        console.print(f"[bold]Connect Hub demo[/] - data in {folder} (SQLite + embedded broker, no servers)")
+        what = "bundled scenarios" if use_scenarios else f"a simulated contact center (seed {seed})"
+        console.print(f"[bold]Connect Hub demo[/] on {what} - data in {folder} (SQLite + embedded broker, no servers)")
         started = time.monotonic()
-        runtime = LocalRuntime(env, workers=1, concurrency=2)
-        with runtime:
-            counts = _run(console, runtime, scenarios, repeat, timeout)
-            elapsed = time.monotonic() - started
-        console.print(_summary(counts, elapsed, len(scenarios) * repeat))
-        console.print(f"example plugin output: {folder / 'example-plugin.log'}" if var_dir else "")
-    complete = counts.total_deliveries > 0 and counts.deliveries.get("succeeded", 0) == counts.total_deliveries
-    if not complete:
+        try:
+            with LocalRuntime(env, workers=1, concurrency=2) as runtime:
+                if use_scenarios:
+                    note = _run_scenarios(console, runtime, scenarios, repeat, timeout)
+                    title = f"Connect Hub demo: {len(scenarios) * repeat} scenarios"
+                else:
+                    note = _run_simulation(
+                        console, runtime, seed=seed, agents=agents, duration=duration, timeout=timeout
+                    )
+                    title = f"Connect Hub demo: {agents} simulated agents"
+                note += f"; {time.monotonic() - started:.1f} s from the hub's start to the summary"
+                result = _result(runtime, title, note)
+        except RuntimeError as exc:  # a worker process died
+            console.print(f"[red]error:[/] {exc}")
+            sys.exit(1)
+        console.print(_summary(result))
+        console.print(result.note)
+        if var_dir is not None:
+            console.print(f"example plugin output: {folder / 'example-plugin.log'}")
+    if not result.complete:
         console.print("[red]not every delivery succeeded[/]")
         sys.exit(1)
 
 
-def _run(
-    console: Console, runtime: LocalRuntime, scenarios: dict[str, Any], repeat: int, timeout: float
-) -> RuntimeCounts:
-    pipeline = runtime.pipeline
-    assert pipeline is not None
-    with Progress(
-        TextColumn("{task.description}"),
+def _result(runtime: LocalRuntime, title: str, note: str) -> DemoResult:
+    counts = runtime.counts()
+    return DemoResult(
+        title=title,
+        note=note,
+        agents=counts.agents,
+        contacts=counts.contacts,
+        events=counts.events,
+        deliveries=dict(counts.deliveries),
+        dead_letters=counts.dead_letters,
+        top_events=_top_events(runtime),
+    )
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description:<18}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
         console=console,
-    ) as progress:
-        feed = progress.add_task("agent data in", total=len(scenarios) * repeat)
-        deliveries = progress.add_task("deliveries done", total=None)
+    )
+
+
+class _Deliveries:
+    """The ``deliveries done`` line of the progress display, refreshed from the database."""
+
+    def __init__(self, runtime: LocalRuntime, progress: Progress) -> None:
+        self.runtime = runtime
+        self.progress = progress
+        self.task: TaskID = progress.add_task("deliveries done", total=None, detail="")
+        self.looked_at = 0.0
+
+    def refresh(self) -> bool:
+        """Show the current counts; returns whether every delivery is finished (succeeded or dead)."""
+        counts = self.runtime.counts()
+        self.looked_at = time.monotonic()
+        detail = f"{counts.finished}/{counts.total_deliveries}"
+        if counts.deliveries.get("dead"):
+            detail += f" ({counts.deliveries['dead']} dead)"
+        self.progress.update(self.task, total=counts.total_deliveries or None, completed=counts.finished, detail=detail)
+        finished: bool = counts.finished == counts.total_deliveries
+        return finished
+
+    def wait(self, timeout: float) -> None:
+        """Poll until every delivery is finished or ``timeout`` seconds passed."""
+        deadline = time.monotonic() + timeout
+        while not self.refresh() and time.monotonic() < deadline:
+            self.runtime.check_workers()
+            time.sleep(_POLL_WHILE_WAITING)  # polling the database for the worker's progress
+
+
+def _run_simulation(
+    console: Console, runtime: LocalRuntime, *, seed: int, agents: int, duration: float, timeout: float
+) -> str:
+    """Run the simulated center into the pipeline, then wait for the deliveries; returns the note."""
+    assert runtime.pipeline is not None
+    feed = PipelineFeed(runtime.pipeline.ingest)
+    sim = Simulation(SimulationConfig(agents=agents), seed, feed)
+    sim_started = time.monotonic()
+    with _progress(console) as progress:
+        clock = progress.add_task("simulated time", total=duration, detail="")
+        deliveries = _Deliveries(runtime, progress)
+
+        def report(p: SimProgress) -> None:
+            detail = f"{p.sim_seconds:.0f}/{duration:.0f} s, contacts {p.contacts} (done {p.completed})"
+            progress.update(clock, completed=min(p.sim_seconds, duration), detail=detail)
+            if time.monotonic() - deliveries.looked_at >= _POLL_WHILE_SIMULATING:
+                deliveries.refresh()
+
+        sim.run(duration, None, report)
+        progress.update(clock, description="open contacts end")
+        sim.drain()
+        feed.flush()
+        done = sum(1 for c in sim.center.contacts.values() if c.done)
+        progress.update(
+            clock,
+            description="simulated time",
+            detail=f"{sim.elapsed:.0f} s, contacts {len(sim.center.contacts)} (done {done})",
+        )
+        sim_wall = time.monotonic() - sim_started
+        deliveries.wait(timeout)
+    return (
+        f"seed {seed}: {duration / 60:g} simulated min of arrivals and {(sim.elapsed - duration) / 60:.0f} more "
+        f"until the last contact ended ({len(sim.center.contacts)} contacts, {feed.ingested} agent data items) "
+        f"simulated in {sim_wall:.1f} s"
+    )
+
+
+def _run_scenarios(
+    console: Console, runtime: LocalRuntime, scenarios: dict[str, Any], repeat: int, timeout: float
+) -> str:
+    """Feed the bundled scenarios (one agent each), then wait for the deliveries; returns the note."""
+    assert runtime.pipeline is not None
+    with _progress(console) as progress:
+        total = len(scenarios) * repeat
+        feed = progress.add_task("scenarios fed", total=total, detail="")
+        deliveries = _Deliveries(runtime, progress)
+        fed = 0
         for round_ in range(repeat):
             for name, scenario in scenarios.items():
                 key = name if repeat == 1 else f"{name}-{round_}"
-                pipeline.ingest(scenario_inputs(key, scenario))
-                progress.advance(feed)
-        deadline = time.monotonic() + timeout
-        while True:
-            counts = runtime.counts()
-            progress.update(deliveries, total=counts.total_deliveries, completed=counts.finished)
-            if counts.finished == counts.total_deliveries or time.monotonic() >= deadline:
-                return counts
-            runtime.check_workers()
-            time.sleep(0.1)
+                runtime.pipeline.ingest(scenario_inputs(key, scenario, source="demo"))
+                fed += 1
+                progress.update(feed, completed=fed, detail=f"{fed}/{total}")
+        deliveries.wait(timeout)
+    return f"scenarios {', '.join(scenarios)}" + (f", {repeat} times each" if repeat > 1 else "")

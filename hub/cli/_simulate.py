@@ -134,37 +134,6 @@ class _Counting:
         self.counts["contact_events"] += 1
 
 
-class _PipelineFeed:
-    """Buffers agent data per simulated tick and ingests it through the runtime pipeline."""
-
-    def __init__(self, ingest: Callable[[list[Any]], object]) -> None:
-        from hub.runtime import AgentInput  # noqa: PLC0415 - the runtime is only needed with --persist
-
-        self._input = AgentInput
-        self._ingest = ingest
-        self._pending: list[Any] = []
-
-    def agent_data(self, agent_id: str, data: JSON) -> None:
-        self._pending.append(self._input(agent_id, "agent_data", data, source="simulator"))
-
-    def agent_event(self, record: JSON) -> None:
-        """Not a Streams input."""
-
-    def contact_record(self, ctr: JSON) -> None:
-        """Not a Streams input."""
-
-    def contact_event(self, event: JSON) -> None:
-        """Not a Streams input."""
-
-    def tick(self, now_ms: int) -> None:
-        self.flush()
-
-    def flush(self) -> None:
-        if self._pending:
-            batch, self._pending = self._pending, []
-            self._ingest(batch)
-
-
 # ---------------------------------------------------------------------------------------------- running
 @dataclass(slots=True)
 class _RunArgs:
@@ -249,12 +218,13 @@ def _run_in_process(sim: Simulation, feed: HubFeed, seed: int, args: _RunArgs, c
 
 
 def _run_persisted(config: SimulationConfig, seed: int, args: _RunArgs, workers: int, timeout: float) -> RunSummary:
-    from hub.runtime._local import LocalRuntime  # noqa: PLC0415 - heavy; only with --persist
+    from hub.runtime import PipelineFeed  # noqa: PLC0415 - heavy; only with --persist
+    from hub.runtime._local import LocalRuntime  # noqa: PLC0415
 
     counting = _Counting()
     with LocalRuntime({}, workers=workers) as runtime:
         assert runtime.pipeline is not None
-        feed = _PipelineFeed(runtime.pipeline.ingest)
+        feed = PipelineFeed(runtime.pipeline.ingest)
         sim = Simulation(config, seed, FanoutSink(counting, feed))
         wall = _drive(sim, args)
         counts = runtime.wait_finished(timeout) if workers > 0 else runtime.counts()

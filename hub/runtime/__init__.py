@@ -8,12 +8,15 @@ Typical use in a hub process::
     pipeline = Pipeline(engine, plugins)
     relay = Relay(engine, create_app(options), options); relay.start()
     pipeline.ingest([AgentInput(key, "snapshot", wire_snapshot), ...])
+    pipeline.ingest(scenario_inputs("jane", scenario))                 # a scenario in the oracle's format
+    Simulation(SimulationConfig(), seed, PipelineFeed(pipeline.ingest)).run(1800)   # a simulated center
 
 and ``connect-hub worker`` (Celery workers) on as many machines as needed.
 """
 
 from hub.runtime._celery import TASK_NAME, WorkerProcess, create_app, worker_process
 from hub.runtime._executor import DeliveryOutcome, Executor, HookTimeoutError, backoff_delay
+from hub.runtime._feeds import PipelineFeed, scenario_inputs
 from hub.runtime._pipeline import AgentInput, IngestResult, Pipeline, idempotency_key, ordering_key
 from hub.runtime._relay import Relay, RelayRound, pack_groups
 from hub.runtime._settings import BrokerTarget, RuntimeOptions, resolve_broker
@@ -27,6 +30,7 @@ __all__ = [
     "HookTimeoutError",
     "IngestResult",
     "Pipeline",
+    "PipelineFeed",
     "Relay",
     "RelayRound",
     "RuntimeOptions",
@@ -37,5 +41,6 @@ __all__ = [
     "ordering_key",
     "pack_groups",
     "resolve_broker",
+    "scenario_inputs",
     "worker_process",
 ]

@@ -122,18 +122,13 @@ class HubHarness:
         return load_scenario_file(name_or_path)
 
     def feed(self, scenario: Mapping[str, Any], *, agent: str = "agent-1") -> IngestResult:
-        """Feed a scenario's configuration and snapshot steps as agent ``agent``'s data (one batch)."""
-        from hub.runtime import AgentInput  # noqa: PLC0415
+        """Feed a scenario's configuration and snapshot steps as agent ``agent``'s data (one batch).
 
-        items = []
-        if scenario.get("configuration") is not None:
-            items.append(AgentInput(agent, "configuration", scenario["configuration"]))
-        for step in scenario.get("steps", []):
-            if step.get("configuration") is not None and not step.get("snapshot"):
-                items.append(AgentInput(agent, "configuration", step["configuration"]))
-            if step.get("snapshot"):
-                items.append(AgentInput(agent, "snapshot", step["snapshot"]))
-        return self.ingest(items)
+        The inputs are :func:`hub.runtime.scenario_inputs`, as ``connect-hub demo --scenarios`` feeds them.
+        """
+        from hub.runtime import scenario_inputs  # noqa: PLC0415
+
+        return self.ingest(scenario_inputs(agent, scenario))
 
     def feed_snapshot(self, snapshot: Mapping[str, Any], *, agent: str = "agent-1") -> IngestResult:
         """Feed one ``GetAgentSnapshot`` snapshot."""
