@@ -99,7 +99,12 @@ def _top_events(runtime: LocalRuntime) -> list[tuple[str, int]]:
 
 
 def _refuse(ctx: click.Context, names: tuple[str, ...], why: str) -> None:
-    given = [f"--{n.replace('_', '-')}" for n in names if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE]
+    """A usage error (exit code 2) naming the options of ``names`` given on the command line."""
+    given = [
+        "/".join(param.opts)
+        for param in ctx.command.params
+        if param.name in names and ctx.get_parameter_source(param.name) == ParameterSource.COMMANDLINE
+    ]
     if given:
         raise click.UsageError(f"{', '.join(given)} {why}", ctx)
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -10,7 +16,11 @@ from click.testing import CliRunner
 from hub.cli._config import config
 from hub.cli._db import db
 from hub.cli._deliveries import deliveries
+from hub.cli._demo import demo
 from hub.cli._plugins import plugins
+from hub.runtime import AgentInput, PipelineFeed, scenario_inputs
+from hub.simulator import Simulation, SimulationConfig
+from hub.testing import load_scenario_file
 
 
 def test_config_check_lists_every_error_and_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,3 +57,120 @@ def test_db_upgrade_then_list_empty_deliveries(tmp_path: Path) -> None:
     assert listed.exit_code == 0, listed.output
     retried = CliRunner().invoke(deliveries, ["--url", url, "retry"])
     assert "0 delivery(ies) back in the outbox" in retried.output
+
+
+# ---------------------------------------------------------------------------------------------- demo
+#: The demo must finish well under a minute on a loaded 2-core machine; this bound leaves room for CI.
+DEMO_BOUND_SECONDS = 90.0
+
+
+def _summary_rows(stdout: str) -> dict[str, int]:
+    """The rows of the demo's summary table (``what`` -> ``count``)."""
+    return {m[1]: int(m[2]) for m in re.finditer(r"^[│|] (\S.*?)\s+[│|]\s+(\d+) [│|]$", stdout, re.MULTILINE)}
+
+
+def test_demo_runs_a_simulated_center_through_the_worker_and_the_plugin(tmp_path: Path) -> None:
+    """``connect-hub demo`` as ``make demo`` runs it: simulator, pipeline, relay, worker, example plugin; exit 0."""
+    cli = Path(sys.executable).parent / "connect-hub"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")} | {"COLUMNS": "120"}
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(cli), "demo", "--var-dir", str(tmp_path / "demo")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEMO_BOUND_SECONDS,
+        check=False,
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = _summary_rows(result.stdout)
+    assert rows["agents"] == 10, result.stdout
+    assert rows["contacts"] > 10
+    assert rows["events stored"] > rows["contacts"]
+    assert rows["deliveries succeeded"] > 0
+    assert rows["deliveries dead"] == 0
+    assert rows["dead letters open"] == 0
+    assert not {k for k in rows if k.startswith("deliveries ")} - {"deliveries succeeded", "deliveries dead"}
+    top = [k for k in rows if k.startswith("event ")]
+    assert "event agent::state_change" in top
+    assert 0 < len(top) <= 5
+    assert "seed 1: 30 simulated min" in result.stdout
+    plugin_lines = (tmp_path / "demo" / "example-plugin.log").read_text(encoding="utf-8").splitlines()
+    keys = {line.split("\t", 1)[0] for line in plugin_lines}  # at least once: count idempotency keys
+    assert len(keys) == rows["deliveries succeeded"]
+    assert elapsed < DEMO_BOUND_SECONDS
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scenarios", "--seed", "3"], "--seed only applies to the simulator"),
+        (["--scenarios", "--agents", "3", "--duration", "60"], "--agents, --duration only applies"),
+        (["--repeat", "2"], "--repeat only applies with --scenarios"),
+        (["--scenario", "inbound_voice"], "--scenario only applies with --scenarios"),
+    ],
+)
+def test_demo_refuses_options_of_the_other_mode(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(demo, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_demo_refuses_an_unknown_scenario() -> None:
+    result = CliRunner().invoke(demo, ["--scenarios", "--scenario", "no_such_thing"])
+    assert result.exit_code == 2, result.output
+    assert "inbound_voice" in result.output
+
+
+# ---------------------------------------------------------------------------------------------- feeding
+def test_scenario_inputs_follow_the_scenario_in_order() -> None:
+    scenario = {
+        "configuration": {"name": "c0"},
+        "steps": [
+            {"label": "first", "snapshot": {"n": 1}},
+            {"action": "agent.setState", "args": []},
+            {"configuration": {"name": "c1"}},
+            {"configuration": {"name": "c2"}, "snapshot": {"n": 2}},
+            {"inject": "some::event"},
+            {"comment": "nothing to feed"},
+        ],
+    }
+    inputs = scenario_inputs("jane", scenario, source="demo")
+    assert [(i.kind, i.data) for i in inputs] == [
+        ("configuration", {"name": "c0"}),
+        ("snapshot", {"n": 1}),
+        ("configuration", {"name": "c1"}),
+        ("configuration", {"name": "c2"}),
+        ("snapshot", {"n": 2}),
+    ]
+    assert {(i.key, i.source) for i in inputs} == {("jane", "demo")}
+
+
+def test_scenario_inputs_of_a_bundled_scenario() -> None:
+    scenario = load_scenario_file("inbound_voice")
+    inputs = scenario_inputs("agent-1", scenario)
+    snapshots = [s["snapshot"] for s in scenario["steps"] if s.get("snapshot")]
+    assert [i.data for i in inputs if i.kind == "snapshot"] == snapshots
+    assert inputs[0].kind == "configuration"
+    assert all(i.source == "streams" for i in inputs)
+
+
+def test_pipeline_feed_ingests_the_agent_data_of_each_tick_as_one_batch() -> None:
+    batches: list[list[AgentInput]] = []
+    feed = PipelineFeed(batches.append)
+    sim = Simulation(SimulationConfig(agents=3), 5, feed)
+    sim.run(600)
+    assert batches, "ten simulated minutes produce agent data"
+    fed: list[AgentInput] = [item for batch in batches for item in batch]
+    assert feed.ingested == len(fed)
+    assert feed.agents == {i.key for i in fed}
+    assert len(feed.agents) == 3
+    assert {(i.kind, i.source) for i in fed} == {("agent_data", "simulator")}
+    data: dict[str, Any] = fed[0].data
+    assert set(data) >= {"snapshot", "configuration"}
+    feed.agent_event({"EventType": "HEART_BEAT"})
+    feed.contact_record({})
+    feed.contact_event({})
+    feed.flush()
+    assert sum(len(b) for b in batches) == len(fed)
