@@ -28,7 +28,7 @@ from rich.table import Table
 
 from hub.db import session_scope
 from hub.db._models import EVENTS
-from hub.runtime import PipelineFeed, scenario_inputs
+from hub.runtime import AgentInput, Pipeline, PipelineFeed, scenario_inputs
 from hub.runtime._local import LocalRuntime
 from hub.simulator import Progress as SimProgress
 from hub.simulator import Simulation, SimulationConfig
@@ -56,12 +56,30 @@ class DemoResult:
     deliveries: dict[str, int] = field(default_factory=dict)
     dead_letters: int = 0
     top_events: list[tuple[str, int]] = field(default_factory=list)
+    #: Agent inputs the pipeline refused (malformed agent data).
+    rejected: int = 0
 
     @property
     def complete(self) -> bool:
-        """Whether there were deliveries and every one succeeded."""
+        """Whether every input was taken, there were deliveries and every one succeeded."""
         total = sum(self.deliveries.values())
-        return total > 0 and self.deliveries.get("succeeded", 0) == total
+        return self.rejected == 0 and total > 0 and self.deliveries.get("succeeded", 0) == total
+
+
+class _CheckedIngest:
+    """:meth:`hub.runtime.Pipeline.ingest` that counts the inputs the pipeline refused."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.rejected = 0
+        self.first_error: str | None = None
+
+    def __call__(self, items: list[AgentInput]) -> None:
+        """Ingest one batch (one transaction)."""
+        result = self.pipeline.ingest(items)
+        if result.errors:
+            self.rejected += len(result.errors)
+            self.first_error = self.first_error or result.errors[0][1]
 
 
 def _bundled() -> dict[str, Any]:
@@ -84,6 +102,8 @@ def _summary(result: DemoResult) -> Table:
         if result.deliveries.get(status) or status in ("succeeded", "dead"):
             table.add_row(f"deliveries {status}", str(result.deliveries.get(status, 0)))
     table.add_row("dead letters open", str(result.dead_letters))
+    if result.rejected:
+        table.add_row("agent inputs rejected", str(result.rejected))
     for name, count in result.top_events:
         table.add_row(f"event {name}", str(count))
     return table
@@ -173,16 +193,19 @@ def demo(
         started = time.monotonic()
         try:
             with LocalRuntime(env, workers=1, concurrency=2) as runtime:
+                assert runtime.pipeline is not None
+                ingest = _CheckedIngest(runtime.pipeline)
                 if use_scenarios:
-                    note = _run_scenarios(console, runtime, scenarios, repeat, timeout)
+                    note = _run_scenarios(console, runtime, ingest, scenarios=scenarios, repeat=repeat, timeout=timeout)
                     title = f"Connect Hub demo: {len(scenarios) * repeat} scenarios"
                 else:
                     note = _run_simulation(
-                        console, runtime, seed=seed, agents=agents, duration=duration, timeout=timeout
+                        console, runtime, ingest, seed=seed, agents=agents, duration=duration, timeout=timeout
                     )
                     title = f"Connect Hub demo: {agents} simulated agents"
                 note += f"; {time.monotonic() - started:.1f} s from the hub's start to the summary"
                 result = _result(runtime, title, note)
+                result.rejected = ingest.rejected
         except RuntimeError as exc:  # a worker process died
             console.print(f"[red]error:[/] {exc}")
             sys.exit(1)
@@ -190,6 +213,8 @@ def demo(
         console.print(result.note)
         if var_dir is not None:
             console.print(f"example plugin output: {folder / 'example-plugin.log'}")
+    if ingest.first_error is not None:
+        console.print(f"[red]the pipeline refused {ingest.rejected} agent input(s)[/], the first: {ingest.first_error}")
     if not result.complete:
         console.print("[red]not every delivery succeeded[/]")
         sys.exit(1)
@@ -248,11 +273,17 @@ class _Deliveries:
 
 
 def _run_simulation(
-    console: Console, runtime: LocalRuntime, *, seed: int, agents: int, duration: float, timeout: float
+    console: Console,
+    runtime: LocalRuntime,
+    ingest: _CheckedIngest,
+    *,
+    seed: int,
+    agents: int,
+    duration: float,
+    timeout: float,
 ) -> str:
     """Run the simulated center into the pipeline, then wait for the deliveries; returns the note."""
-    assert runtime.pipeline is not None
-    feed = PipelineFeed(runtime.pipeline.ingest)
+    feed = PipelineFeed(ingest)
     sim = Simulation(SimulationConfig(agents=agents), seed, feed)
     sim_started = time.monotonic()
     with _progress(console) as progress:
@@ -285,10 +316,15 @@ def _run_simulation(
 
 
 def _run_scenarios(
-    console: Console, runtime: LocalRuntime, scenarios: dict[str, Any], repeat: int, timeout: float
+    console: Console,
+    runtime: LocalRuntime,
+    ingest: _CheckedIngest,
+    *,
+    scenarios: dict[str, Any],
+    repeat: int,
+    timeout: float,
 ) -> str:
     """Feed the bundled scenarios (one agent each), then wait for the deliveries; returns the note."""
-    assert runtime.pipeline is not None
     with _progress(console) as progress:
         total = len(scenarios) * repeat
         feed = progress.add_task("scenarios fed", total=total, detail="")
@@ -297,7 +333,7 @@ def _run_scenarios(
         for round_ in range(repeat):
             for name, scenario in scenarios.items():
                 key = name if repeat == 1 else f"{name}-{round_}"
-                runtime.pipeline.ingest(scenario_inputs(key, scenario, source="demo"))
+                ingest(scenario_inputs(key, scenario, source="demo"))
                 fed += 1
                 progress.update(feed, completed=fed, detail=f"{fed}/{total}")
         deliveries.wait(timeout)
