@@ -20,6 +20,13 @@ the record or event as received (``data``), which the hooks receive.
 Ordering: per agent, records are applied in ``EventTimestamp`` order, and a record older than the
 stored snapshot is not applied (counted as stale), so a late or replayed record never moves an agent
 backwards. Contact records older than the stored contact-record version raise no hook.
+
+Contact rows: AES contacts carry their Streams state, a contact record sets ``ended``, a contact event
+the state its type implies (:data:`hub.ingest._rows.CONTACT_EVENT_STATES`); the upsert keeps ``ended``
+once stored and lets a contact record apply over the live feeds (:class:`hub.db.ContactUpsert`).
+
+Speed: each agent's configuration is converted once while it does not change, and the cyclic garbage
+collector is paused while a request is decoded and applied (:func:`hub.ingest._http.collector_paused`).
 """
 
 from __future__ import annotations
