@@ -1,16 +1,14 @@
 """Fixtures for the ingest tests: a migrated database of each kind, the app on a real sink, row counts.
 
-PostgreSQL comes from ``HUB_TEST_POSTGRES_URL`` (default: the local server, database ``test``, used only
-to create and drop a randomly named database). When it is unreachable the PostgreSQL tests skip with the
-reason, except under ``CI=true``, where that is a failure.
+PostgreSQL comes from the shared fixtures in ``tests/conftest.py`` (a randomly named database, skipped
+when the server is unreachable, a failure under ``CI=true``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -26,7 +24,6 @@ from hub.plugins import HubPlugins
 
 from .payloads import ACCESS_KEY, API_KEY, BASIC
 
-ADMIN_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TABLES = ", ".join(t.name for t in Base.metadata.sorted_tables)
 
 
@@ -52,44 +49,12 @@ class RecordingPlugin:
         self.calls.append(("on_agent_state_change", (change.old_state, change.new_state, agent.get_state().name)))
 
 
-def _admin_engine() -> Engine:
-    return sa.create_engine(
-        ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool, connect_args={"connect_timeout": 3}
-    )
-
-
 @pytest.fixture(scope="session")
-def postgres_admin() -> str:
-    """The admin URL of a reachable PostgreSQL server (skip, or fail under CI=true, otherwise)."""
-    engine = _admin_engine()
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except sa.exc.OperationalError as exc:
-        reason = f"PostgreSQL unreachable at {make_url(ADMIN_URL).render_as_string()}: {exc.orig}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: services are required)")
-        pytest.skip(reason)
-    finally:
-        engine.dispose()
-    return ADMIN_URL
-
-
-@pytest.fixture(scope="session")
-def postgres_url(postgres_admin: str) -> Iterator[URL]:
+def postgres_url(fresh_postgres_database: Callable[[], AbstractContextManager[URL]]) -> Iterator[URL]:
     """One migrated PostgreSQL database for the session, dropped at the end."""
-    name = f"hub_ingest_{uuid.uuid4().hex[:12]}"
-    admin = _admin_engine()
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres_admin).set(database=name)
-    try:
+    with fresh_postgres_database() as url:
         upgrade(url)
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])

@@ -56,17 +56,8 @@ def server_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[URL]:
     if request.param == "sqlite":
         yield make_url(f"sqlite:///{tmp_path / 'var' / 'served.db'}")
         return
-    admin_url: str = request.getfixturevalue("postgres_admin")
-    name = f"hub_serve_{os.getpid()}_{free_port()}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with request.getfixturevalue("fresh_postgres_database")() as url:
+        yield url
 
 
 @pytest.fixture
