@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -34,8 +35,6 @@ from hub._errors import ActionError, MalformedAgentDataError, StateError, Unsupp
 from hub._validation import validate_request
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from hub._data import ConnectionData
 
 __all__ = ["AgentSession", "normalise_snapshot"]
@@ -47,6 +46,16 @@ _EMPTY: dict[str, ContactData] = {}
 def _timestamp_ms(snapshot: AgentSnapshot) -> float | None:
     ts = snapshot.snapshot_timestamp
     return ts.timestamp() * 1000.0 if ts is not None else None
+
+
+def _state_time(contact: ContactData) -> datetime:
+    """The sort key of the worker's contact sort; several contacts must each have ``state.timestamp``."""
+    if contact.state.timestamp is None:
+        raise MalformedAgentDataError(
+            f"contact {contact.contact_id!r} has no state.timestamp; a snapshot with several contacts "
+            "needs one on each (the library drops such a snapshot)"
+        )
+    return contact.state.timestamp
 
 
 def normalise_snapshot(snapshot: AgentSnapshot, received_at: float) -> AgentSnapshot:
@@ -64,13 +73,7 @@ def normalise_snapshot(snapshot: AgentSnapshot, received_at: float) -> AgentSnap
     skew = snap_ms - local_ms if snap_ms is not None else None
     contacts = snapshot.contacts
     if len(contacts) > 1:
-        for c in contacts:
-            if c.state.timestamp is None:
-                raise MalformedAgentDataError(
-                    f"contact {c.contact_id!r} has no state.timestamp; a snapshot with several contacts "
-                    "needs one on each (the library drops such a snapshot)"
-                )
-        contacts = tuple(sorted(contacts, key=lambda c: c.state.timestamp))  # type: ignore[arg-type,return-value]
+        contacts = tuple(sorted(contacts, key=_state_time))
     return msgspec.structs.replace(snapshot, contacts=contacts, local_timestamp=local_ms, skew=skew)
 
 
