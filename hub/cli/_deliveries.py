@@ -5,13 +5,15 @@ from __future__ import annotations
 import click
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub.config import ConfigurationError, hub_settings, load_settings, validate_settings
 from hub.db import (
     DeliveryRecord,
     DeliveryStatus,
     create_engine_from_url,
+    current_revision,
     list_dead_letters,
     list_deliveries,
     list_events,
@@ -33,6 +35,13 @@ def _engine(url: str | None) -> Engine:
         except ConfigurationError as err:
             raise click.ClickException(str(err)) from err
         url = hub_settings(settings).database.url
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        revision = current_revision(url)
+    except SQLAlchemyError as err:
+        raise click.ClickException(f"cannot open the database {shown}: {getattr(err, 'orig', None) or err}") from err
+    if revision is None:
+        raise click.ClickException(f"the database {shown} has no hub tables yet: run `connect-hub db upgrade` first")
     return create_engine_from_url(url)
 
 
