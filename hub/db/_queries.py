@@ -62,16 +62,28 @@ def prune_history(session: Session, before: dt.datetime) -> dict[str, int]:
 
     Removes succeeded deliveries finished before ``before``, then events that occurred before it and no
     remaining delivery refers to (events of unfinished or dead deliveries stay, so those can still
-    run or be retried), agent state history, and dedupe receipts. Agents and contacts are kept. Run it
-    often (say hourly) so each run deletes a modest number of rows.
+    run or be retried; so does the event holding the snapshot such an event refers to with
+    ``snapshot_seq``, see :mod:`hub.runtime._snapshots`), agent state history, and dedupe receipts.
+    Agents and contacts are kept. Run it often (say hourly) so each run deletes a modest number of rows.
     """
-    d, e = DELIVERIES.c, EVENTS.c
+    d, e, ref = DELIVERIES.c, EVENTS.c, EVENTS.alias("referring").c
     counts = {
         "deliveries": session.execute(
             sa.delete(DELIVERIES).where(d.status == "succeeded", d.finished_at < before)
         ).rowcount,  # type: ignore[attr-defined]
         "events": session.execute(
-            sa.delete(EVENTS).where(e.occurred_at < before, ~sa.exists().where(d.event_id == e.id))
+            sa.delete(EVENTS).where(
+                e.occurred_at < before,
+                ~sa.exists().where(d.event_id == e.id),
+                ~sa.exists().where(
+                    # A kept event of the same input whose payload refers to this one's snapshot.
+                    ref.agent_key == e.agent_key,
+                    ref.occurred_at == e.occurred_at,
+                    ref.seq > e.seq,
+                    ref.payload["snapshot_seq"].as_integer() == e.seq,
+                    sa.exists().where(d.event_id == ref.id),
+                ),
+            )
         ).rowcount,  # type: ignore[attr-defined]
         "agent_state_history": session.execute(
             sa.delete(STATE_HISTORY).where(STATE_HISTORY.c.occurred_at < before)

@@ -12,10 +12,12 @@ Calls are serialised by a lock (the sessions are not thread-safe; SQLite has one
 PostgreSQL the agent rows are locked ``FOR UPDATE`` so two hub processes serialise per agent.
 
 Rows are written in the runtime's format (see :mod:`hub.runtime`), so its workers run the deliveries:
-an agent event's payload holds the wire snapshot (plus the state names of a state change, the removed
-contact of a removal event), deliveries use :func:`hub.runtime.idempotency_key` and
-:func:`hub.runtime.ordering_key`, and the ``hub::contact_record`` / ``hub::contact_event`` events hold
-the record or event as received (``data``), which the hooks receive.
+an agent event's payload holds the wire snapshot (on the first event of each record; the record's
+following events refer to it by ``snapshot_seq``, see :mod:`hub.runtime._snapshots`), the state
+names of a state change, the removed contact of a removal event; deliveries use
+:func:`hub.runtime.idempotency_key` and :func:`hub.runtime.ordering_key`, and the
+``hub::contact_record`` / ``hub::contact_event`` events hold the record or event as received
+(``data``), which the hooks receive.
 
 Ordering: per agent, records are applied in ``EventTimestamp`` order, and a record older than the
 stored snapshot is not applied (counted as stale), so a late or replayed record never moves an agent
@@ -72,6 +74,7 @@ from hub.ingest._rows import (
 )
 from hub.ingest._sink import ContactRecordInput, IngestResult
 from hub.runtime import idempotency_key, ordering_key
+from hub.runtime._snapshots import InputSnapshot
 from hub.sources import contact_events, contact_records
 from hub.sources._util import parse_timestamp
 from hub.sources.agent_events import AgentEvent, to_configuration, to_snapshot
@@ -457,7 +460,7 @@ class DatabaseSink:
         if not captured:
             return
         current = session.require_data().snapshot
-        snapshot = msgspec.Raw(msgspec.json.encode(current))
+        snapshot = InputSnapshot(current)
         received = at.timestamp()
         for item in captured:
             state.last_seq += 1
@@ -470,7 +473,7 @@ class DatabaseSink:
                     agent_key=key,
                     seq=seq,
                     contact_id=item.contact_id,
-                    payload={"snapshot": snapshot, "received_at": received, **item.payload},
+                    payload={**snapshot.fields(seq), "received_at": received, **item.payload},
                 )
             )
             if "new_state" in item.payload:

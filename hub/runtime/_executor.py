@@ -47,6 +47,7 @@ from hub.db import mark_failed, session_scope
 from hub.db._engine import _BEGIN_OPTION as _SQLITE_BEGIN
 from hub.db._models import AGENTS, DELIVERIES, EVENTS
 from hub.plugins import HubPlugins
+from hub.runtime._snapshots import stored_snapshot
 
 __all__ = ["DeliveryOutcome", "Executor", "HookTimeoutError", "backoff_delay"]
 
@@ -84,9 +85,25 @@ _CLAIM = (
         _d.payload,
     )
 )
+#: The event holding the snapshot an event refers to (``payload["snapshot_seq"]``, see
+#: :mod:`hub.runtime._snapshots`): one lookup on the unique ``(agent_key, seq)`` index.
+_REF = EVENTS.alias("snapshot_event")
 _EVENT = (
-    sa.select(_e.name, _e.payload, _e.contact_id, _e.agent_key, _e.occurred_at, _a.agent_data)
-    .select_from(EVENTS.outerjoin(AGENTS, _a.key == _e.agent_key))
+    sa.select(
+        _e.name,
+        _e.payload,
+        _e.contact_id,
+        _e.agent_key,
+        _e.occurred_at,
+        _a.agent_data,
+        _REF.c.payload.label("snapshot_payload"),
+    )
+    .select_from(
+        EVENTS.outerjoin(AGENTS, _a.key == _e.agent_key).outerjoin(
+            _REF,
+            sa.and_(_REF.c.agent_key == _e.agent_key, _REF.c.seq == _e.payload["snapshot_seq"].as_integer()),
+        )
+    )
     .where(_e.id == sa.bindparam("eid"))
 )
 _HEAD = (
@@ -378,7 +395,8 @@ class Executor:
     def build_arguments(self, claimed: _Claimed, row: Any = None) -> tuple[str, dt.datetime, dict[str, Any]]:
         """The event name, its time and the hook's keyword arguments, rebuilt from the stored event.
 
-        ``row`` is the event joined with its agent (read in the claiming transaction), or ``None`` to read it.
+        ``row`` is the event joined with its agent and with the event holding its snapshot when it
+        refers to one (read in the claiming transaction), or ``None`` to read it.
         """
         if claimed.event_id is None:
             payload = claimed.payload or {}
@@ -395,8 +413,9 @@ class Executor:
             "event": stored.get("data"),
             "entry": stored.get("data"),
         }
-        if "snapshot" in stored:
-            snapshot = decode_snapshot(stored["snapshot"])
+        wire = stored_snapshot(stored, row.snapshot_payload)
+        if wire is not None:
+            snapshot = decode_snapshot(wire)
             session.apply_agent_data(
                 AgentData(snapshot=snapshot, configuration=self._configuration(agent_key, row.agent_data))
             )

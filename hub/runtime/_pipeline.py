@@ -12,8 +12,10 @@ transaction:
   ``agents.last_seq``), its ordering key the contact (``<agent key>|<contact id>``) or the agent key.
 
 A stored event payload holds what a worker needs to rebuild the hook arguments: the snapshot (wire
-form), the removed contact's data for removal events, the old/new state names of a state change, or the
-pushed data. The agent configuration is read from the agent row at execution time (it rarely changes).
+form) on the input's first persisted event and a ``snapshot_seq`` reference to it on the input's
+following events (:class:`hub.runtime._snapshots.InputSnapshot`), the removed contact's data for
+removal events, the old/new state names of a state change, or the pushed data. The agent
+configuration is read from the agent row at execution time (it rarely changes).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from hub.db import (
     session_scope,
     write_batch,
 )
+from hub.runtime._snapshots import InputSnapshot
 
 if TYPE_CHECKING:
     from hub import AgentSession
@@ -274,16 +277,17 @@ class Pipeline:
         snapshot = data.snapshot
         key = item.key
         occurred = snapshot.snapshot_timestamp or _utc(received)
-        raw_snapshot: msgspec.Raw | None = None
+        snapshot_fields = InputSnapshot(snapshot)
         for name, payload in self._captured:
             result.events_derived += 1
             persist, hooks = self._route(name)
             if not (persist or hooks):
                 continue
-            if raw_snapshot is None:
-                raw_snapshot = msgspec.Raw(msgspec.json.encode(snapshot))
             contact_id = payload.contact_id if isinstance(payload, Contact) else None
-            stored: dict[str, Any] = {"snapshot": raw_snapshot, "received_at": received}
+            agent.seq += 1
+            seq = agent.seq
+            stored: dict[str, Any] = snapshot_fields.fields(seq)
+            stored["received_at"] = received
             if isinstance(payload, ContactSnapshot):
                 stored["contact"] = msgspec.Raw(msgspec.json.encode(payload._get_data()))
             elif isinstance(payload, AgentStateChange):
@@ -299,8 +303,6 @@ class Pipeline:
                 )
             elif isinstance(payload, Mapping):
                 stored["data"] = dict(payload)
-            agent.seq += 1
-            seq = agent.seq
             batch.events.append(
                 EventRecord(
                     name=name,
