@@ -27,10 +27,17 @@ import textwrap
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from hub.runtime._pipeline import InputKind
+    from hub.runtime._relay import RelayMode
+
+Inputs = list[tuple[str, "InputKind", bytes]]
+"""(agent key, input kind, wire JSON) in feeding order."""
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("HUB_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -82,16 +89,17 @@ def _load_replay_bench() -> Any:
     return module
 
 
-def make_inputs(agents: int, per_agent: int) -> list[tuple[str, str, bytes]]:
+def make_inputs(agents: int, per_agent: int) -> Inputs:
     """(agent key, kind, wire JSON) for ``agents`` interleaved realistic streams (configuration first)."""
     replay = _load_replay_bench()
-    streams = []
+    streams: list[Inputs] = []
     for n in range(agents):
         doc = replay.make_stream(1000 + n, per_agent)
         key = f"arn:aws:connect:us-west-2:123456789012:instance/bench/agent/{n:04d}"
-        first = [(key, "configuration", msgspec.json.encode(doc["configuration"]))]
-        streams.append(first + [(key, "snapshot", msgspec.json.encode(s["snapshot"])) for s in doc["steps"]])
-    out: list[tuple[str, str, bytes]] = []
+        stream: Inputs = [(key, "configuration", msgspec.json.encode(doc["configuration"]))]
+        stream += [(key, "snapshot", msgspec.json.encode(s["snapshot"])) for s in doc["steps"]]
+        streams.append(stream)
+    out: Inputs = []
     for i in range(max(len(s) for s in streams)):
         out.extend(s[i] for s in streams if i < len(s))
     return out
@@ -154,17 +162,18 @@ def _purge(runtime: Any) -> None:
             print(f"  (could not delete queue {runtime.options.queue}: {exc})")
 
 
-def throughput(label: str, env: dict[str, str], inputs: list[tuple[str, str, bytes]], batch: int) -> None:
+def throughput(label: str, env: dict[str, str], inputs: Inputs, batch: int) -> None:
     """Ingest ``inputs`` in batches, publish everything with the batched relay, then the naive baseline."""
     from hub.runtime import AgentInput  # noqa: PLC0415
     from hub.runtime._local import LocalRuntime  # noqa: PLC0415
 
-    for mode in ("batched", "naive"):
+    modes: tuple[RelayMode, ...] = ("batched", "naive")
+    for mode in modes:
         if mode == "naive":  # the same stream cut short: the rate is what matters, and this mode is slow
             inputs = inputs[: max(2000, len(inputs) // 3)]
         # Without workers nothing finishes, so publish every due delivery (no per-key holding): this
         # measures the raw publish capacity; the workers' order check keeps the order in real runs.
-        rt = LocalRuntime(env, relay_mode=mode, hold_blocked=False)  # type: ignore[arg-type]
+        rt = LocalRuntime(env, relay_mode=mode, hold_blocked=False)
         rt.start(start_workers=False, start_relay=False)
         assert rt.pipeline is not None
         assert rt.relay is not None
@@ -173,7 +182,7 @@ def throughput(label: str, env: dict[str, str], inputs: list[tuple[str, str, byt
         start = time.perf_counter()
         ingest_time = 0.0
         for i in range(0, len(inputs), batch):
-            chunk = [AgentInput(k, kind, data) for k, kind, data in inputs[i : i + batch]]  # type: ignore[arg-type]
+            chunk = [AgentInput(k, kind, data) for k, kind, data in inputs[i : i + batch]]
             t = time.perf_counter()
             result = rt.pipeline.ingest(chunk)
             ingest_time += time.perf_counter() - t
@@ -208,7 +217,7 @@ def throughput(label: str, env: dict[str, str], inputs: list[tuple[str, str, byt
         rt.stop()
 
 
-def latency(label: str, env: dict[str, str], inputs: list[tuple[str, str, bytes]], rate: int, seconds: float) -> None:
+def latency(label: str, env: dict[str, str], inputs: Inputs, rate: int, seconds: float) -> None:
     """Feed ``rate`` snapshots/s for ``seconds`` with workers running; hook start latency percentiles."""
     from hub.runtime import AgentInput  # noqa: PLC0415
     from hub.runtime._local import LocalRuntime  # noqa: PLC0415
@@ -220,7 +229,7 @@ def latency(label: str, env: dict[str, str], inputs: list[tuple[str, str, bytes]
     assert rt.pipeline is not None
     # Warm up: the workers start and reach the broker (their imports take seconds on a busy machine).
     warm = inputs[:200]
-    rt.pipeline.ingest([AgentInput(k, kind, d) for k, kind, d in warm])  # type: ignore[arg-type]
+    rt.pipeline.ingest([AgentInput(k, kind, d) for k, kind, d in warm])
     rt.wait_finished(60, poll=0.1)
     received: dict[str, float] = {}
     tick = 0.02
@@ -233,7 +242,7 @@ def latency(label: str, env: dict[str, str], inputs: list[tuple[str, str, bytes]
         if due > now:
             time.sleep(due - now)
         chunk = feed[i : i + per_tick]
-        result = rt.pipeline.ingest([AgentInput(k, kind, d, received_at=due) for k, kind, d in chunk])  # type: ignore[arg-type]
+        result = rt.pipeline.ingest([AgentInput(k, kind, d, received_at=due) for k, kind, d in chunk])
         for key in result.delivery_keys:
             received[key] = due
     achieved = len(feed) / (time.time() - t0)
