@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from hub._actions import Callbacks
 from hub._connection import Connection, ConnectionSnapshot, connection_class
 from hub._constants import (
+    CONNECTION_ACTIVE_STATES,
     ConnectionStateType,
     ConnectionType,
     ContactEvents,
@@ -341,8 +342,6 @@ class Contact:
         data = self._get_data()
         held = next((c for c in data.connections if c.state.type == ConnectionStateType.HOLD), None)
         if held is None:
-            from hub._constants import CONNECTION_ACTIVE_STATES  # noqa: PLC0415
-
             held = next((c for c in data.connections if c.state.type in CONNECTION_ACTIVE_STATES), None)
         connection_id = held.connection_id if held is not None else None
         params = {"contactId": self.contact_id, "connectionId": connection_id}

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from hub._bus import EventBus, EventCallback, Subscription
+from hub._bus import ALL_EVENTS, EventBus, EventCallback, Subscription
 from hub._constants import AgentEvents, ContactEvents, EventType
 from hub._session import AgentSession
 
@@ -102,8 +102,6 @@ class Hub:
 
     def subscribe_all(self, callback: EventCallback) -> HubSubscription:
         """Call ``callback(data, name)`` for every event of every session and of the hub bus."""
-        from hub._bus import ALL_EVENTS  # noqa: PLC0415
-
         sub = self.subscribe(ALL_EVENTS, callback)
         sub._attach(self.bus)
         return sub

@@ -476,7 +476,7 @@ def bridge_router(
         _check_items(batch.items, agent_id, limits)
         items = [(item.seq, _agent_data(i, item, identity, agent_id)) for i, item in enumerate(batch.items)]
         if not callable(getattr(sink, "apply_agent_data", None)):
-            raise _NotImplementedError()
+            raise _AgentDataUnsupportedError()
 
         def run() -> _Outcome:
             with locks.hold(agent_id):
@@ -535,7 +535,9 @@ def bridge_router(
     return router
 
 
-class _NotImplementedError(SourceError):
+class _AgentDataUnsupportedError(SourceError):
+    """501: the configured sink has no ``apply_agent_data`` (a sink for the Firehose feeds only)."""
+
     status_code = 501
 
     def __init__(self) -> None:
