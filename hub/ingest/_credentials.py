@@ -187,7 +187,7 @@ class BridgeCredentials:
             raise ValueError("ttl must be positive")
         now: dt.datetime = self._clock()
         expires = now + dt.timedelta(seconds=lifetime)
-        token_id = secrets.token_urlsafe(16)
+        token_id = secrets.token_hex(16)  # hex: never starts with "-", so `bridge revoke ID` always parses
         claims = {
             "sub": agent,
             "jti": token_id,
