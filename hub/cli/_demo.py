@@ -3,9 +3,10 @@
 SQLite in a folder (a temporary one unless ``--var-dir``), the embedded broker (``hubfs://``, no
 server), the pipeline and the relay in this process, one ``connect-hub worker`` subprocess and the
 example plugin. By default a seeded simulated contact center (``hub.simulator``) runs as fast as
-possible and its Streams agent data goes through the pipeline, the outbox, the relay and the worker to
-the plugin; ``--scenarios`` feeds the bundled scenario files instead. Exit code 0 only when every
-delivery succeeded.
+possible: its Streams agent data goes through the pipeline, and its contact records and EventBridge
+contact events through the HTTP ingest's store (:class:`hub.ingest.DatabaseSink`, on the same
+database), then the outbox, the relay and the worker to the plugin; ``--scenarios`` feeds the bundled
+scenario files instead. Exit code 0 only when every input was taken and every delivery succeeded.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import click
+import msgspec
 import sqlalchemy as sa
 from click.core import ParameterSource
 from rich.console import Console
@@ -27,16 +30,23 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 from rich.table import Table
 
 from hub.db import session_scope
-from hub.db._models import EVENTS
+from hub.db._models import CONTACTS, EVENTS
+from hub.hookspecs import CONTACT_EVENT, CONTACT_RECORD_EVENT
+from hub.ingest import ContactRecordInput, DatabaseSink
 from hub.runtime import AgentInput, Pipeline, PipelineFeed, scenario_inputs
 from hub.runtime._local import LocalRuntime
 from hub.simulator import Progress as SimProgress
 from hub.simulator import Simulation, SimulationConfig
+from hub.sources.contact_events import decode_contact_event
+from hub.sources.contact_records import decode_contact_record
+from hub.sources.errors import SourceError
 
 __all__ = ["DemoResult", "demo"]
 
 #: How many event names the summary lists.
 TOP_EVENTS = 5
+#: A contact row holding what only a contact record tells (the queue's name, and a disconnect reason).
+_CONTACT_RECORD_DATA = sa.and_(CONTACTS.c.queue_name.is_not(None), CONTACTS.c.disconnect_reason.is_not(None))
 #: Seconds between two looks at the delivery counts while the simulation runs.
 _POLL_WHILE_SIMULATING = 0.25
 #: Seconds between two looks at the delivery counts while waiting for the worker.
@@ -52,18 +62,26 @@ class DemoResult:
     note: str
     agents: int = 0
     contacts: int = 0
+    #: Contact rows completed by a contact record (queue, durations, disconnect reason...).
+    contacts_with_record: int = 0
     events: int = 0
+    #: Stored ``hub::contact_record`` / ``hub::contact_event`` events.
+    contact_records: int = 0
+    contact_events: int = 0
     deliveries: dict[str, int] = field(default_factory=dict)
     dead_letters: int = 0
     top_events: list[tuple[str, int]] = field(default_factory=list)
     #: Agent inputs the pipeline refused (malformed agent data).
     rejected: int = 0
+    #: Contact records and contact events the store refused.
+    contact_rejected: int = 0
 
     @property
     def complete(self) -> bool:
         """Whether every input was taken, there were deliveries and every one succeeded."""
         total = sum(self.deliveries.values())
-        return self.rejected == 0 and total > 0 and self.deliveries.get("succeeded", 0) == total
+        taken = self.rejected == 0 and self.contact_rejected == 0
+        return taken and total > 0 and self.deliveries.get("succeeded", 0) == total
 
 
 class _CheckedIngest:
@@ -82,6 +100,88 @@ class _CheckedIngest:
             self.first_error = self.first_error or result.errors[0][1]
 
 
+class _DemoSink:
+    """The simulator's sink (:class:`hub.simulator.Sink`) in the demo: everything a deployment receives.
+
+    Streams agent data goes to the pipeline (:class:`~hub.runtime.PipelineFeed`); contact records and
+    EventBridge contact events go to the HTTP ingest's store (:class:`~hub.ingest.DatabaseSink`, on the
+    same database), encoded to JSON and decoded by the sources' decoders as the endpoints do. At each
+    simulated tick: the agent data (one pipeline batch), then the contact records (one call, like one
+    Firehose delivery), then each contact event (one call each, like EventBridge), then the relay is
+    woken. Agent Event Stream records are not fed: the Streams agent data already describes the agents.
+    """
+
+    def __init__(self, feed: PipelineFeed, store: DatabaseSink, notify: Callable[[], None]) -> None:
+        """Feed agent data to ``feed``, contact data to ``store``; call ``notify`` after storing contact data."""
+        self.feed = feed
+        self.store = store
+        self.notify = notify
+        self._records: list[dict[str, Any]] = []
+        self._events: list[dict[str, Any]] = []
+        #: Contact records and contact events stored (accepted by the store).
+        self.records = 0
+        self.events = 0
+        #: Contact records and contact events refused (malformed, or the store failed).
+        self.rejected = 0
+        self.first_error: str | None = None
+
+    def agent_data(self, agent_id: str, data: dict[str, Any]) -> None:
+        """Buffer Streams agent data in the pipeline feed, keyed by the agent's ARN.
+
+        The ARN is the key the browser bridge and the Agent Event Stream use, and the agent a contact
+        record or contact event names, so contact rows and agent rows agree whichever source wrote last.
+        """
+        arn = (data.get("configuration") or {}).get("agentARN")
+        self.feed.agent_data(arn if isinstance(arn, str) and arn else agent_id, data)
+
+    def agent_event(self, record: dict[str, Any]) -> None:
+        """Not fed (see the class docstring)."""
+
+    def contact_record(self, ctr: dict[str, Any]) -> None:
+        """Buffer a contact record until the tick ends."""
+        self._records.append(ctr)
+
+    def contact_event(self, event: dict[str, Any]) -> None:
+        """Buffer a contact event until the tick ends."""
+        self._events.append(event)
+
+    def tick(self, now_ms: int) -> None:
+        """The simulated clock moved on: store what the last tick produced."""
+        self.flush()
+
+    def flush(self) -> None:
+        """Store the buffered agent data, contact records and contact events, in that order."""
+        self.feed.flush()
+        records, self._records = self._records, []
+        events, self._events = self._events, []
+        inputs: list[ContactRecordInput] = []
+        for ctr in records:
+            body = msgspec.json.encode(ctr)
+            try:
+                inputs.append(ContactRecordInput(record=decode_contact_record(body), raw=msgspec.json.decode(body)))
+            except SourceError as exc:
+                self._refused(1, f"contact record: {exc.reason}")
+        if inputs:
+            try:
+                self.records += self.store.ingest_contact_records(None, inputs).accepted
+            except SourceError as exc:
+                self._refused(len(inputs), f"contact records: {exc.reason}")
+        for event in events:
+            body = msgspec.json.encode(event)
+            try:
+                self.events += self.store.ingest_contact_event(
+                    decode_contact_event(body), msgspec.json.decode(body)
+                ).accepted
+            except SourceError as exc:
+                self._refused(1, f"contact event: {exc.reason}")
+        if records or events:
+            self.notify()
+
+    def _refused(self, count: int, why: str) -> None:
+        self.rejected += count
+        self.first_error = self.first_error or why
+
+
 def _bundled() -> dict[str, Any]:
     folder = resources.files("hub").joinpath("scenarios")
     found: dict[str, Any] = {}
@@ -97,13 +197,18 @@ def _summary(result: DemoResult) -> Table:
     table.add_column("count", justify="right")
     table.add_row("agents", str(result.agents))
     table.add_row("contacts", str(result.contacts))
+    table.add_row("contacts with a contact record", str(result.contacts_with_record))
     table.add_row("events stored", str(result.events))
+    table.add_row("contact records", str(result.contact_records))
+    table.add_row("contact events", str(result.contact_events))
     for status in ("succeeded", "dead", "pending", "queued", "running", "retrying"):
         if result.deliveries.get(status) or status in ("succeeded", "dead"):
             table.add_row(f"deliveries {status}", str(result.deliveries.get(status, 0)))
     table.add_row("dead letters open", str(result.dead_letters))
     if result.rejected:
         table.add_row("agent inputs rejected", str(result.rejected))
+    if result.contact_rejected:
+        table.add_row("contact inputs rejected", str(result.contact_rejected))
     for name, count in result.top_events:
         table.add_row(f"event {name}", str(count))
     return table
@@ -195,17 +300,19 @@ def demo(
             with LocalRuntime(env, workers=1, concurrency=2) as runtime:
                 assert runtime.pipeline is not None
                 ingest = _CheckedIngest(runtime.pipeline)
+                sink: _DemoSink | None = None
                 if use_scenarios:
                     note = _run_scenarios(console, runtime, ingest, scenarios=scenarios, repeat=repeat, timeout=timeout)
                     title = f"Connect Hub demo: {len(scenarios) * repeat} scenarios"
                 else:
-                    note = _run_simulation(
+                    note, sink = _run_simulation(
                         console, runtime, ingest, seed=seed, agents=agents, duration=duration, timeout=timeout
                     )
                     title = f"Connect Hub demo: {agents} simulated agents"
                 note += f"; {time.monotonic() - started:.1f} s from the hub's start to the summary"
                 result = _result(runtime, title, note)
                 result.rejected = ingest.rejected
+                result.contact_rejected = sink.rejected if sink is not None else 0
         except RuntimeError as exc:  # a worker process died
             console.print(f"[red]error:[/] {exc}")
             sys.exit(1)
@@ -215,19 +322,36 @@ def demo(
             console.print(f"example plugin output: {folder / 'example-plugin.log'}")
     if ingest.first_error is not None:
         console.print(f"[red]the pipeline refused {ingest.rejected} agent input(s)[/], the first: {ingest.first_error}")
+    if sink is not None and sink.first_error is not None:
+        console.print(f"[red]the store refused {sink.rejected} contact input(s)[/], the first: {sink.first_error}")
     if not result.complete:
         console.print("[red]not every delivery succeeded[/]")
         sys.exit(1)
 
 
+def _contact_counts(runtime: LocalRuntime) -> tuple[int, int, int]:
+    """Stored contact records and contact events, and the contact rows a contact record completed."""
+    assert runtime.engine is not None
+    by_name = sa.select(EVENTS.c.name, sa.func.count()).where(EVENTS.c.name.in_((CONTACT_RECORD_EVENT, CONTACT_EVENT)))
+    completed = sa.select(sa.func.count()).select_from(CONTACTS).where(_CONTACT_RECORD_DATA)
+    with session_scope(runtime.engine, write=False) as db:
+        named = {str(name): int(n) for name, n in db.execute(by_name.group_by(EVENTS.c.name))}
+        rows = int(db.execute(completed).scalar_one())
+    return named.get(CONTACT_RECORD_EVENT, 0), named.get(CONTACT_EVENT, 0), rows
+
+
 def _result(runtime: LocalRuntime, title: str, note: str) -> DemoResult:
     counts = runtime.counts()
+    records, events, with_record = _contact_counts(runtime)
     return DemoResult(
         title=title,
         note=note,
         agents=counts.agents,
         contacts=counts.contacts,
+        contacts_with_record=with_record,
         events=counts.events,
+        contact_records=records,
+        contact_events=events,
         deliveries=dict(counts.deliveries),
         dead_letters=counts.dead_letters,
         top_events=_top_events(runtime),
@@ -281,38 +405,54 @@ def _run_simulation(
     agents: int,
     duration: float,
     timeout: float,
-) -> str:
-    """Run the simulated center into the pipeline, then wait for the deliveries; returns the note."""
+) -> tuple[str, _DemoSink]:
+    """Run the simulated center into the hub, then wait for the deliveries; returns the note and the sink.
+
+    Streams agent data goes into the pipeline, contact records and contact events into the ingest store
+    (:class:`_DemoSink`).
+    """
+    assert runtime.engine is not None
+    assert runtime.relay is not None
     feed = PipelineFeed(ingest)
-    sim = Simulation(SimulationConfig(agents=agents), seed, feed)
+    sink = _DemoSink(feed, DatabaseSink(runtime.engine, hooks=runtime.plugins), runtime.relay.notify)
+    sim = Simulation(SimulationConfig(agents=agents), seed, sink)
     sim_started = time.monotonic()
     with _progress(console) as progress:
         clock = progress.add_task("simulated time", total=duration, detail="")
+        contact_data = progress.add_task("contact data", total=None, detail="")
         deliveries = _Deliveries(runtime, progress)
+
+        def show_contact_data() -> None:
+            detail = f"{sink.records} contact records, {sink.events} contact events"
+            progress.update(contact_data, detail=detail + (f" ({sink.rejected} refused)" if sink.rejected else ""))
 
         def report(p: SimProgress) -> None:
             detail = f"{p.sim_seconds:.0f}/{duration:.0f} s, contacts {p.contacts} (done {p.completed})"
             progress.update(clock, completed=min(p.sim_seconds, duration), detail=detail)
+            show_contact_data()
             if time.monotonic() - deliveries.looked_at >= _POLL_WHILE_SIMULATING:
                 deliveries.refresh()
 
         sim.run(duration, None, report)
         progress.update(clock, description="open contacts end")
         sim.drain()
-        feed.flush()
+        sink.flush()
         done = sum(1 for c in sim.center.contacts.values() if c.done)
         progress.update(
             clock,
             description="simulated time",
             detail=f"{sim.elapsed:.0f} s, contacts {len(sim.center.contacts)} (done {done})",
         )
+        show_contact_data()
+        progress.update(contact_data, total=1, completed=1)  # everything is stored: stop its clock
         sim_wall = time.monotonic() - sim_started
         deliveries.wait(timeout)
-    return (
+    note = (
         f"seed {seed}: {duration / 60:g} simulated min of arrivals and {(sim.elapsed - duration) / 60:.0f} more "
-        f"until the last contact ended ({len(sim.center.contacts)} contacts, {feed.ingested} agent data items) "
-        f"simulated in {sim_wall:.1f} s"
+        f"until the last contact ended ({len(sim.center.contacts)} contacts, {feed.ingested} agent data items, "
+        f"{sink.records} contact records, {sink.events} contact events) simulated and stored in {sim_wall:.1f} s"
     )
+    return note, sink
 
 
 def _run_scenarios(

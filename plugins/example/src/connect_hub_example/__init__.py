@@ -1,8 +1,8 @@
 """The example Connect Hub plugin: copy this package to start your own.
 
-It appends one line to a file (``plugins.example.path``) for every connected contact and every
-agent state change, exactly once per delivery even when the hub retries it, and its
-``hub_check`` tells whether that file can be written.
+It appends one line to a file (``plugins.example.path``) for every connected contact, every
+agent state change, every contact record and every contact event, exactly once per delivery even
+when the hub retries it, and its ``hub_check`` tells whether that file can be written.
 
 Settings (``config/settings.toml``)::
 
@@ -95,6 +95,25 @@ def on_contact_connected(contact: Contact, agent: Agent, ctx: HookContext) -> No
 def on_agent_state_change(agent: Agent, change: AgentStateChange, ctx: HookContext) -> None:
     """Write ``agent <name>: <old state> -> <new state>`` once per delivery."""
     _write(ctx, f"agent {agent.get_name()}: {change.old_state} -> {change.new_state}")
+
+
+@hookimpl
+def on_contact_record(record: Mapping[str, Any], ctx: HookContext) -> None:
+    """Write ``contact record <id> (<channel>, queue <name>, agent <username>): <disconnect reason>``."""
+    queue = record.get("Queue") or {}
+    agent = record.get("Agent") or {}
+    _write(
+        ctx,
+        f"contact record {record.get('ContactId')} ({record.get('Channel')}, queue {queue.get('Name') or '-'}, "
+        f"agent {agent.get('Username') or '-'}): {record.get('DisconnectReason') or '-'}",
+    )
+
+
+@hookimpl
+def on_contact_event(event: Mapping[str, Any], ctx: HookContext) -> None:
+    """Write ``contact event <id>: <eventType> (<channel>)``."""
+    detail = event.get("detail") or {}
+    _write(ctx, f"contact event {detail.get('contactId')}: {detail.get('eventType')} ({detail.get('channel')})")
 
 
 # --- helpers ---------------------------------------------------------------------------------
