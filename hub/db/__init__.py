@@ -79,7 +79,7 @@ from ._records import (
     StateChange,
 )
 from ._types import utcnow
-from ._upserts import claim_receipts, dialect_insert, write_batch
+from ._upserts import claim_receipts, dialect_insert, group_deliveries, write_batch
 
 __all__ = [
     "AGENTS",
@@ -120,6 +120,7 @@ __all__ = [
     "fetch_due_deliveries",
     "get_contact",
     "get_delivery",
+    "group_deliveries",
     "head_revision",
     "is_next_in_order",
     "is_persisted_event",

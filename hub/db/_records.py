@@ -171,6 +171,8 @@ class BatchResult:
     """Ids of the batch's events without an agent, in input order."""
     delivery_ids: list[int] = field(default_factory=list)
     """Ids of the deliveries inserted (duplicates by idempotency key excluded), ascending."""
+    delivery_groups: list[list[int]] = field(default_factory=list)
+    """The same ids grouped per (ordering key, plugin), see :func:`hub.db.group_deliveries`."""
     events_inserted: int = 0
     """Events actually inserted (duplicates by ``(agent_key, seq)`` excluded)."""
 

@@ -31,7 +31,7 @@ from ._records import (
 )
 from ._types import utcnow
 
-__all__ = ["claim_receipts", "dialect_insert", "write_batch"]
+__all__ = ["claim_receipts", "dialect_insert", "group_deliveries", "write_batch"]
 
 _AGENT_IDENTITY = ("arn", "username", "name", "routing_profile_arn", "routing_profile_name")
 _AGENT_STATE = ("state_name", "state_type", "state_started_at", "next_state_name", "agent_data")
@@ -51,6 +51,7 @@ _DELIVERY_COLUMNS = (
     "attempts",
     "next_attempt_at",
     "created_at",
+    "queued_at",
 )
 _HISTORY_COLUMNS = ("agent_key", "old_state", "new_state", "new_state_type", "occurred_at")
 _RECEIPT_COLUMNS = ("source", "key", "received_at")
@@ -239,13 +240,15 @@ def _insert_deliveries(
     deliveries: Sequence[DeliveryRecord],
     event_ids: dict[tuple[str, int], int],
     now: dt.datetime,
-) -> list[int]:
+    queued_at: dt.datetime | None,
+) -> list[tuple[int, str | None, str]]:
     missing = {d.event_ref for d in deliveries if d.event_ref is not None and d.event_ref not in event_ids}
     if missing:
         event_ids |= _lookup_events(session, missing)
         unknown = missing - event_ids.keys()
         if unknown:
             raise LookupError(f"deliveries refer to events that do not exist: {sorted(unknown)[:5]}")
+    status = "pending" if queued_at is None else "queued"
     rows = [
         (
             d.plugin,
@@ -255,16 +258,19 @@ def _insert_deliveries(
             d.ordering_key,
             d.idempotency_key,
             d.payload,
-            "pending",
+            status,
             0,
             d.next_attempt_at or now,
             now,
+            queued_at,
         )
         for d in deliveries
     ]
     conflict = 'ON CONFLICT ("idempotency_key") DO NOTHING'
-    returned = bulk_insert(session, DELIVERIES, _DELIVERY_COLUMNS, rows, on_conflict=conflict, returning=("id",))
-    return sorted(r[0] for r in returned)
+    returned = bulk_insert(
+        session, DELIVERIES, _DELIVERY_COLUMNS, rows, on_conflict=conflict, returning=("id", "ordering_key", "plugin")
+    )
+    return sorted((int(i), okey, plugin) for i, okey, plugin in returned)
 
 
 def _receipt_rows(receipts: Iterable[Receipt], now: dt.datetime) -> list[tuple[str, str, dt.datetime]]:
@@ -299,13 +305,17 @@ def write_batch(
     deliveries: Sequence[DeliveryRecord] = (),
     receipts: Iterable[Receipt] = (),
     now: dt.datetime | None = None,
+    deliveries_queued: bool = False,
 ) -> BatchResult:
     """Write one batch in the session's transaction (the transactional outbox): one statement per table.
 
     Order: receipts, agents, state history, contacts, events, deliveries, so deliveries can refer to
     the batch's events by ``(agent_key, seq)``. Idempotent: rewriting a batch inserts nothing new and
     changes no newer data. Events are stored as given (filter with :func:`is_persisted_event` first),
-    their names without a contact id suffix. Raises :class:`LookupError` when a delivery refers to an unknown event, and
+    their names without a contact id suffix. ``deliveries_queued=True`` inserts the deliveries as
+    ``queued`` (the caller publishes them right after the commit, see :mod:`hub.runtime._pipeline`;
+    if it cannot, the relay's stale requeue recovers them), otherwise as ``pending`` for the relay.
+    Raises :class:`LookupError` when a delivery refers to an unknown event, and
     :class:`ValueError` for a naive datetime; either way the caller's transaction must be rolled back.
     """
     now = now or utcnow()
@@ -325,7 +335,27 @@ def write_batch(
         wanted = {(e.agent_key, e.seq) for e in events if e.agent_key is not None and e.seq is not None}
         if len(event_ids) < len(wanted):
             event_ids |= _lookup_events(session, wanted - event_ids.keys())
-    delivery_ids = _insert_deliveries(session, deliveries, event_ids, now) if deliveries else []
-    return BatchResult(
-        event_ids=event_ids, agentless_event_ids=plain_ids, delivery_ids=delivery_ids, events_inserted=inserted
+    inserted_deliveries = (
+        _insert_deliveries(session, deliveries, event_ids, now, now if deliveries_queued else None)
+        if deliveries
+        else []
     )
+    return BatchResult(
+        event_ids=event_ids,
+        agentless_event_ids=plain_ids,
+        delivery_ids=[d[0] for d in inserted_deliveries],
+        delivery_groups=group_deliveries(inserted_deliveries),
+        events_inserted=inserted,
+    )
+
+
+def group_deliveries(rows: Iterable[tuple[int, str | None, str]]) -> list[list[int]]:
+    """Delivery ids grouped per (ordering key, plugin), each group ascending, groups by first id.
+
+    ``rows`` are ``(id, ordering_key, plugin)`` in ascending id order; a delivery without an ordering key
+    is a group of its own. This is the unit a broker message never splits (one worker runs a group in order).
+    """
+    groups: dict[tuple[str | None, str, int], list[int]] = {}
+    for delivery_id, okey, plugin in rows:
+        groups.setdefault((okey, plugin, 0 if okey is not None else delivery_id), []).append(delivery_id)
+    return list(groups.values())

@@ -155,7 +155,10 @@ class LocalRuntime:
         self.relay = Relay(
             self.engine, create_app(self.options), self.options, mode=self.relay_mode, hold_blocked=self.hold_blocked
         )
-        self.pipeline.after_commit.append(self.relay.notify)
+        if self.relay_mode == "batched":  # published right after each commit; the relay does retries
+            self.pipeline.publisher = self.relay.publish_committed
+        else:
+            self.pipeline.after_commit.append(self.relay.notify)
         if start_workers:
             for index in range(self.workers):
                 self.start_worker(f"hub{index}-{os.getpid()}")

@@ -7,7 +7,8 @@ transaction:
 * the events worth keeping (:func:`hub.db.is_persisted_event`) plus every event some plugin hooks;
 * the contact rows (upserted, versioned by the snapshot time: stale input never overwrites newer);
 * the agent rows (the latest agent data, so sessions are rebuilt after a restart) and state history;
-* one delivery per (enabled plugin implementing the hook, event): the outbox. Its idempotency key is
+* one delivery per (enabled plugin implementing the hook, event): the outbox, published right after the
+  commit by :attr:`Pipeline.publisher` when one is set (else claimed by the relay). Its idempotency key is
   ``<agent key>/<seq>/<plugin>`` (deterministic: the per-agent event ``seq`` continues from the stored
   ``agents.last_seq``), its ordering key the contact (``<agent key>|<contact id>``) or the agent key.
 
@@ -153,6 +154,12 @@ class Pipeline:
         self._routes: dict[str, tuple[bool, list[tuple[str, str]]]] = {}
         self.after_commit: list[Callable[[IngestResult], object]] = []
         """Called with the result after each committed batch that created deliveries (wakes the relay)."""
+        self.publisher: Callable[[list[list[int]]], object] | None = None
+        """Publishes a committed batch's deliveries right away (:meth:`hub.runtime.Relay.publish_committed`).
+
+        When set, deliveries are written ``queued`` and handed to it after the commit, grouped per
+        (ordering key, plugin): no relay round between the commit and the broker. When ``None`` they are
+        written ``pending`` for the relay to claim."""
 
     # ------------------------------------------------------------------ sessions
     def _route(self, name: str) -> tuple[bool, list[tuple[str, str]]]:
@@ -230,6 +237,9 @@ class Pipeline:
         result.events_written = written.events_inserted
         result.contacts_upserted = len(batch.contacts)
         result.deliveries = len(written.delivery_ids)
+        if result.deliveries and self.publisher is not None:
+            self.publisher(written.delivery_groups)
+        t4 = time.perf_counter()
         if result.deliveries:
             for callback in self.after_commit:
                 callback(result)
@@ -238,6 +248,7 @@ class Pipeline:
             "decode_derive": derive,
             "build_records": (t2 - t1) - derive,
             "persist": t3 - t2,
+            "publish": t4 - t3,
         }
         return result
 
@@ -250,6 +261,7 @@ class Pipeline:
                 contacts=batch.contacts,
                 events=batch.events,
                 deliveries=batch.deliveries,
+                deliveries_queued=self.publisher is not None,
             )
 
     def reset(self) -> None:

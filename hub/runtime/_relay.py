@@ -120,7 +120,10 @@ class Relay:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures = 0
+        self._publish_lock = threading.RLock()  # the relay thread and the ingest thread share the connection
         self.totals = RelayRound()
+        self.eager = RelayRound()
+        """What :meth:`publish_committed` did (the pipeline's publishes right after its commits)."""
 
     # ------------------------------------------------------------------ claiming
     def _claim(self) -> tuple[list[list[int]], int]:
@@ -208,12 +211,13 @@ class Relay:
 
     def close(self) -> None:
         """Close the relay's broker connection."""
-        if self._connection is not None:
-            try:
-                self._connection.release()
-            except Exception as exc:
-                _log.debug("closing the broker connection: %r", exc)
-        self._connection = self._producer = None
+        with self._publish_lock:
+            if self._connection is not None:
+                try:
+                    self._connection.release()
+                except Exception as exc:
+                    _log.debug("closing the broker connection: %r", exc)
+            self._connection = self._producer = None
 
     def _publish(self, messages: list[list[list[int]]]) -> int:
         """Publish ``messages``; returns how many went out before an error (re-raised)."""
@@ -229,6 +233,9 @@ class Relay:
             self.app.send_task(
                 TASK_NAME,
                 args=[groups, time.time()],
+                # A short repr: Celery otherwise builds one of the whole id list per message (saferepr).
+                argsrepr=f"<{sum(len(g) for g in groups)} deliveries>",
+                kwargsrepr="{}",
                 queue=self.options.queue,
                 producer=producer,
                 retry=False,
@@ -254,7 +261,8 @@ class Relay:
             messages = pack_groups(groups, self.options.max_deliveries_per_message)
         sent = 0
         try:
-            sent = self._publish(messages)
+            with self._publish_lock:
+                sent = self._publish(messages)
             self._failures = 0
         except Exception as exc:
             self.close()
@@ -271,8 +279,42 @@ class Relay:
         self._accumulate(result)
         return result
 
-    def _accumulate(self, r: RelayRound) -> None:
-        t = self.totals
+    def publish_committed(self, groups: Sequence[list[int]]) -> RelayRound:
+        """Publish deliveries the pipeline has just committed as ``queued`` (no claim round).
+
+        Called from the ingest thread right after its commit (``groups`` from
+        :attr:`hub.db.BatchResult.delivery_groups`). A group whose ordering key still has an earlier
+        delivery in flight is published too: the worker's order check defers it, and the worker finishing
+        the earlier one runs it. If publishing fails, the unsent deliveries go back to ``pending`` for the
+        relay's rounds; if that fails too, or this process dies first, the relay's stale requeue recovers
+        them (after ``relay.stale_after``). Never raises.
+        """
+        result = RelayRound(claimed=sum(len(g) for g in groups))
+        t0 = time.perf_counter()
+        messages = pack_groups(groups, self.options.max_deliveries_per_message)
+        sent = 0
+        try:
+            with self._publish_lock:
+                sent = self._publish(messages)
+        except Exception as exc:
+            self.close()
+            result.error = f"{type(exc).__name__}: {exc}"
+            unsent = [i for m in messages[sent:] for g in m for i in g]
+            try:
+                self._unclaim(unsent)
+            except Exception:
+                _log.exception("could not return %d deliveries to the outbox; stale requeue will", len(unsent))
+            result.failed = len(unsent)
+            self._wake.set()
+            _log.warning("publish after commit failed (%s); %d back to the outbox", result.error, len(unsent))
+        result.messages = sent
+        result.published = sum(len(g) for m in messages[:sent] for g in m)
+        result.timings = {"publish": time.perf_counter() - t0}
+        self._accumulate(result, self.eager)
+        return result
+
+    def _accumulate(self, r: RelayRound, into: RelayRound | None = None) -> None:
+        t = self.totals if into is None else into
         t.claimed += r.claimed
         t.published += r.published
         t.messages += r.messages

@@ -191,10 +191,14 @@ def test_broker_unreachable_while_publishing_loses_nothing(
     rt = runtime_factory(env, workers=1, concurrency=2)
     rt.start(start_relay=False)
     assert rt.pipeline is not None and rt.engine is not None and rt.relay is not None
-    rt.pipeline.ingest(inputs_for("jane", scenario("inbound_voice")))
-    # A relay pointed at a port where no broker listens: every round fails, nothing leaves the outbox.
+    # A relay pointed at a port where no broker listens: the publish right after the commit fails and the
+    # deliveries go back to the outbox; every relay round fails too, nothing leaves the outbox.
     broken = _with_broker(rt.options, "amqp://guest:guest@127.0.0.1:5999//")
     down = Relay(rt.engine, create_app(broken), broken)
+    rt.pipeline.publisher = down.publish_committed
+    rt.pipeline.ingest(inputs_for("jane", scenario("inbound_voice")))
+    assert down.eager.failed == rt.counts().total_deliveries > 0
+    assert set(rt.counts().deliveries) == {"pending"}
     for _ in range(3):
         r = down.run_once()
         assert r.error is not None
