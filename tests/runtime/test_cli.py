@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from hub.cli._config import config
@@ -18,6 +19,7 @@ from hub.cli._db import db
 from hub.cli._deliveries import deliveries
 from hub.cli._demo import demo
 from hub.cli._plugins import plugins
+from hub.db._models import AGENTS, CONTACTS
 from hub.runtime import AgentInput, PipelineFeed, scenario_inputs
 from hub.simulator import Simulation, SimulationConfig
 from hub.testing import load_scenario_file
@@ -96,10 +98,53 @@ def test_demo_runs_a_simulated_center_through_the_worker_and_the_plugin(tmp_path
     assert "event agent::state_change" in top
     assert 0 < len(top) <= 5
     assert "seed 1: 30 simulated min" in result.stdout
+    # contact records and contact events went through the ingest store: every contact got its record
+    assert rows["contact records"] >= rows["contacts"]
+    assert rows["contact events"] > rows["contacts"]
+    assert rows["contacts with a contact record"] == rows["contacts"]
+    assert f"{rows['contact records']} contact records, {rows['contact events']} contact events" in result.stdout
     plugin_lines = (tmp_path / "demo" / "example-plugin.log").read_text(encoding="utf-8").splitlines()
     keys = {line.split("\t", 1)[0] for line in plugin_lines}  # at least once: count idempotency keys
     assert len(keys) == rows["deliveries succeeded"]
+    keys_by_event = {event: {k for k, _, e, _ in map(_plugin_line, plugin_lines) if e == event} for event in _CONTACT}
+    assert len(keys_by_event["hub::contact_record"]) == rows["contact records"]
+    assert len(keys_by_event["hub::contact_event"]) == rows["contact events"]
+    _assert_contact_rows_hold_contact_records(tmp_path / "demo" / "hub.sqlite3", rows["contacts"])
     assert elapsed < DEMO_BOUND_SECONDS
+
+
+_CONTACT = ("hub::contact_record", "hub::contact_event")
+
+
+def _plugin_line(line: str) -> tuple[str, str, str, str]:
+    key, occurred_at, event, text = line.split("\t", 3)
+    return key, occurred_at, event, text
+
+
+def _assert_contact_rows_hold_contact_records(path: Path, contacts: int) -> None:
+    """Every contact row of the demo's database has its contact record's data and names a stored agent."""
+    engine = sa.create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as db:
+            rows = db.execute(
+                sa.select(CONTACTS, AGENTS.c.key.label("agent")).outerjoin(AGENTS, AGENTS.c.key == CONTACTS.c.agent_key)
+            ).all()
+    finally:
+        engine.dispose()
+    assert len(rows) == contacts
+    for row in rows:
+        assert row.state == "ended", row
+        assert row.queue_name, row
+        assert row.disconnect_reason, row
+        assert row.initiated_at is not None, row
+        assert row.disconnected_at is not None, row
+        assert row.agent_key is None or row.agent == row.agent_key, row
+    connected = [row for row in rows if row.connected_to_agent_at is not None]
+    assert connected
+    assert all(row.talk_duration_s is not None for row in connected)
+    assert any(row.queue_duration_s for row in rows)
+    assert any(row.acw_duration_s for row in rows)
+    assert any(row.voice_id_result for row in rows if row.channel == "VOICE")
 
 
 @pytest.mark.parametrize(

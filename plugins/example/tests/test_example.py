@@ -18,8 +18,9 @@ from dynaconf import Dynaconf
 
 from hub import AgentSession
 from hub.config import ConfigurationError, load_settings
-from hub.hookspecs import EVENT_HOOKS
+from hub.hookspecs import CONTACT_EVENT, CONTACT_RECORD_EVENT, EVENT_HOOKS
 from hub.plugins import HubPlugins
+from hub.simulator import CollectingSink, Simulation, SimulationConfig
 
 SCENARIO = json.loads((Path(__file__).parent / "inbound_voice.json").read_text())
 
@@ -86,7 +87,8 @@ def test_plugin_is_found_through_its_entry_point(plugins: HubPlugins) -> None:
     assert record.enabled
     assert record.distribution == "connect-hub-example"
     assert record.api_version == connect_hub_example.CONNECT_HUB_API
-    assert {"on_contact_connected", "on_agent_state_change", "hub_check"} <= set(record.hooks)
+    hooks = {"on_contact_connected", "on_agent_state_change", "on_contact_record", "on_contact_event", "hub_check"}
+    assert hooks <= set(record.hooks)
 
 
 def test_writes_one_line_per_connected_contact_and_state_change(plugins: HubPlugins, out_file: Path) -> None:
@@ -106,6 +108,53 @@ def test_a_retried_delivery_writes_nothing_more(plugins: HubPlugins, out_file: P
     delivered = replay(plugins, repeat_each_delivery=3)
 
     assert len(connect_hub_example.read_lines(out_file)) == len(delivered)
+
+
+@pytest.fixture(scope="module")
+def contact_data() -> CollectingSink:
+    """Ten simulated minutes of a contact center (seed 3), every contact finished: its contact records and events."""
+    sink = CollectingSink()
+    sim = Simulation(SimulationConfig(agents=3), 3, sink)
+    sim.run(600)
+    sim.drain()
+    return sink
+
+
+def deliver_contact_data(plugins: HubPlugins, name: str, items: list[dict[str, Any]], *, attempts: int = 1) -> None:
+    """Call the hook of ``name`` (a contact record or contact event) for each item, as a worker does."""
+    argument = "record" if name == CONTACT_RECORD_EVENT else "event"
+    for index, item in enumerate(items):
+        for plugin, hook in plugins.deliveries_for(name):
+            for attempt in range(1, attempts + 1):
+                ctx = plugins.context(
+                    plugin,
+                    event=name,
+                    idempotency_key=f"{name}:{index}:{plugin}:{hook}",
+                    attempt=attempt,
+                    occurred_at=datetime(2025, 3, 1, 9, 0, index % 60, tzinfo=UTC),
+                )
+                plugins.call(plugin, hook, ctx=ctx, **{argument: item})
+
+
+def test_writes_one_line_per_contact_record_and_contact_event(
+    plugins: HubPlugins, out_file: Path, contact_data: CollectingSink
+) -> None:
+    records, events = contact_data.contact_records, contact_data.contact_events
+    assert records
+    assert events
+
+    deliver_contact_data(plugins, CONTACT_RECORD_EVENT, records)
+    deliver_contact_data(plugins, CONTACT_EVENT, events, attempts=2)  # a retry writes nothing more
+
+    rows = connect_hub_example.read_lines(out_file)
+    assert [event for _, _, event, _ in rows] == [CONTACT_RECORD_EVENT] * len(records) + [CONTACT_EVENT] * len(events)
+    first = records[0]
+    assert rows[0][3] == (
+        f"contact record {first['ContactId']} ({first['Channel']}, queue {first['Queue']['Name']}, "
+        f"agent {(first.get('Agent') or {}).get('Username') or '-'}): {first['DisconnectReason']}"
+    )
+    detail = events[0]["detail"]
+    assert rows[len(records)][3] == f"contact event {detail['contactId']}: {detail['eventType']} ({detail['channel']})"
 
 
 def test_check_reports_a_writable_and_an_unwritable_path(tmp_path: Path, plugins: HubPlugins) -> None:
