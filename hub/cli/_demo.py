@@ -105,7 +105,7 @@ class _DemoSink:
 
     Streams agent data goes to the pipeline (:class:`~hub.runtime.PipelineFeed`); contact records and
     EventBridge contact events go to the HTTP ingest's store (:class:`~hub.ingest.DatabaseSink`, on the
-    same database), encoded to JSON and decoded by the sources' decoders as the endpoints do. At each
+    same database), each encoded to JSON and decoded by the sources' decoders. At each
     simulated tick: the agent data (one pipeline batch), then the contact records (one call, like one
     Firehose delivery), then each contact event (one call each, like EventBridge), then the relay is
     woken. Agent Event Stream records are not fed: the Streams agent data already describes the agents.
