@@ -73,6 +73,8 @@ class DemoResult:
     top_events: list[tuple[str, int]] = field(default_factory=list)
     #: Agent inputs the pipeline refused (malformed agent data).
     rejected: int = 0
+    #: Whether contact records and contact events were fed (the simulator; not the scenario files).
+    contact_data: bool = False
     #: Contact records and contact events the store refused.
     contact_rejected: int = 0
 
@@ -197,10 +199,12 @@ def _summary(result: DemoResult) -> Table:
     table.add_column("count", justify="right")
     table.add_row("agents", str(result.agents))
     table.add_row("contacts", str(result.contacts))
-    table.add_row("contacts with a contact record", str(result.contacts_with_record))
+    if result.contact_data:
+        table.add_row("contacts with a contact record", str(result.contacts_with_record))
     table.add_row("events stored", str(result.events))
-    table.add_row("contact records", str(result.contact_records))
-    table.add_row("contact events", str(result.contact_events))
+    if result.contact_data:
+        table.add_row("contact records", str(result.contact_records))
+        table.add_row("contact events", str(result.contact_events))
     for status in ("succeeded", "dead", "pending", "queued", "running", "retrying"):
         if result.deliveries.get(status) or status in ("succeeded", "dead"):
             table.add_row(f"deliveries {status}", str(result.deliveries.get(status, 0)))
@@ -312,7 +316,9 @@ def demo(
                 note += f"; {time.monotonic() - started:.1f} s from the hub's start to the summary"
                 result = _result(runtime, title, note)
                 result.rejected = ingest.rejected
-                result.contact_rejected = sink.rejected if sink is not None else 0
+                if sink is not None:
+                    result.contact_data = True
+                    result.contact_rejected = sink.rejected
         except RuntimeError as exc:  # a worker process died
             console.print(f"[red]error:[/] {exc}")
             sys.exit(1)
