@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ._models import DEAD_LETTERS, DELIVERIES
@@ -154,9 +155,17 @@ def mark_running(
     return None if value is None else int(value)
 
 
-def _finish(session: Session, delivery_id: int, values: dict[str, Any], now: dt.datetime) -> sa.Row[Any] | None:
-    started = session.execute(sa.select(_d.started_at).where(_d.id == delivery_id)).scalar_one_or_none()
-    duration = (now - started).total_seconds() * 1000 if started is not None else None
+def _finish(
+    session: Session | Connection,
+    delivery_id: int,
+    values: dict[str, Any],
+    now: dt.datetime,
+    duration_ms: float | None = None,
+) -> sa.Row[Any] | None:
+    duration = duration_ms
+    if duration is None:
+        started = session.execute(sa.select(_d.started_at).where(_d.id == delivery_id)).scalar_one_or_none()
+        duration = (now - started).total_seconds() * 1000 if started is not None else None
     return session.execute(
         sa.update(DELIVERIES)
         .where(_d.id == delivery_id, _d.status.not_in(_DONE))
@@ -173,26 +182,32 @@ def mark_succeeded(session: Session, delivery_id: int, *, now: dt.datetime | Non
 
 
 def mark_failed(
-    session: Session,
+    session: Session | Connection,
     delivery_id: int,
     error: str,
     next_attempt_at: dt.datetime | None = None,
     *,
     dead: bool = False,
     now: dt.datetime | None = None,
+    started_at: dt.datetime | None = None,
+    duration_ms: float | None = None,
 ) -> bool:
     """Record a failed attempt: ``retrying`` at ``next_attempt_at`` (``None``: due now), or ``dead``.
 
     ``dead=True`` also writes a dead letter with ``error`` as its reason. Returns ``False`` if the
-    delivery was already finished or is unknown (nothing written).
+    delivery was already finished or is unknown (nothing written). A worker that recorded when the
+    attempt started and how long it ran passes ``started_at`` and ``duration_ms`` (otherwise the duration
+    is computed from the stored ``started_at``). Works on a session or a connection in a transaction.
     """
     now = now or utcnow()
     values: dict[str, Any] = {"last_error": error}
+    if started_at is not None:
+        values["started_at"] = started_at
     if dead:
         values |= {"status": DeliveryStatus.DEAD.value, "finished_at": now, "next_attempt_at": None}
     else:
         values |= {"status": DeliveryStatus.RETRYING.value, "next_attempt_at": next_attempt_at or now}
-    row = _finish(session, delivery_id, values, now)
+    row = _finish(session, delivery_id, values, now, duration_ms)
     if row is None:
         return False
     if dead:

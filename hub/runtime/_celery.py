@@ -12,6 +12,9 @@ Configuration (see ``docs/architecture.md`` and the engineering notes §2.11):
 * RabbitMQ: publisher confirms; Redis: a visibility timeout well above the longest hook run; the
   embedded broker: ``hubfs://`` (see :mod:`hub.runtime._transport`), remote control off.
 
+* a hard ``task_time_limit`` (:func:`task_time_limits`), set by ``connect-hub worker``: the backstop for
+  a hook stuck in C code, which the executor's ``SIGALRM`` timeout cannot interrupt.
+
 Retries are NOT broker ETAs: the executor writes ``next_attempt_at`` and the relay publishes again.
 Plugins are loaded once per worker process in ``worker_process_init`` (or lazily on the first task for
 pools that do not fork), and the database engine is created there, after the fork.
@@ -28,13 +31,13 @@ from typing import Any
 
 from celery import Celery, signals
 
-from hub.config import HubSettings, hub_settings, load_settings
+from hub.config import HubSettings, WorkersSettings, hub_settings, load_settings
 from hub.db import create_engine_from_url
 from hub.plugins import HubPlugins, load_plugins
 from hub.runtime._executor import Executor
 from hub.runtime._settings import RuntimeOptions
 
-__all__ = ["TASK_NAME", "WorkerProcess", "create_app", "worker_process"]
+__all__ = ["TASK_NAME", "WorkerProcess", "create_app", "task_time_limits", "worker_process"]
 
 _log = logging.getLogger("connect_hub.worker")
 
@@ -43,6 +46,25 @@ READY_DIR_ENVVAR = "HUB_WORKER_READY_DIR"
 
 #: The name of the one task the hub publishes: run groups of deliveries.
 TASK_NAME = "connect_hub.deliver"
+
+#: Seconds of slack in the task time limits (database work around the hooks, process start).
+TIME_MARGIN = 5.0
+
+
+def task_time_limits(workers: WorkersSettings, stale_after: float) -> tuple[float, float]:
+    """``(time budget, hard time limit)`` of one delivery task, in seconds.
+
+    The executor starts no hook after the *budget* (the rest of the message goes back to the outbox,
+    no attempt consumed), so a task ends within the budget + one hook timeout + database time; each
+    hook is interrupted at its timeout (``SIGALRM``). The *hard limit* is Celery's ``time_limit``: the
+    pool process is killed when a hook is stuck where a signal cannot reach it (C code). It stays
+    below ``relay.stale_after`` when possible (``stale_after - 5 s``), so the relay does not make a
+    stuck delivery due again (and another worker start it) while the stuck process still lives, and
+    it is at least 2 x the longest hook timeout + 10 s.
+    """
+    longest = max([workers.hook_timeout, *workers.per_plugin_hook_timeout.values()])
+    hard = max(stale_after - TIME_MARGIN, 2 * longest + 2 * TIME_MARGIN)
+    return hard - longest - TIME_MARGIN, hard
 
 
 def create_app(options: RuntimeOptions) -> Celery:
@@ -119,7 +141,8 @@ def worker_process() -> WorkerProcess:
             typed = hub_settings(settings)
             plugins.startup(None)
             engine = create_engine_from_url(typed.database.url)
-            executor = Executor(engine, plugins, typed.workers)
+            budget, _hard = task_time_limits(typed.workers, RuntimeOptions.from_settings(typed, settings).stale_after)
+            executor = Executor(engine, plugins, typed.workers, time_budget=budget)
             _State.current = WorkerProcess(settings, typed, plugins, executor)
             _State.pid = os.getpid()
             _log.info("worker process %s ready: plugins %s", os.getpid(), ", ".join(plugins.enabled()) or "none")

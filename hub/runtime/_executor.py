@@ -1,25 +1,30 @@
-"""Executing deliveries on a worker: order check, attempt bookkeeping, hook call with a timeout, retries.
+"""Executing deliveries on a worker: order check, batched claim, hook call with a timeout, retries, drain.
 
-A broker message carries *groups*: the ids of due deliveries of one (ordering key, plugin), in order.
-For each id the executor
+A broker message carries *groups*: the ids of deliveries of one (ordering key, plugin), in order. The
+executor handles a group as a batch, in two write transactions whatever its size:
 
-1. checks, in the claiming transaction, that no earlier delivery of the same ordering key and plugin
-   is unfinished (:func:`hub.db.is_next_in_order`); if one is, this delivery and the rest of the group
-   go back to ``pending`` without consuming an attempt (the relay or the worker finishing the earlier
-   one picks them up);
-2. claims it: ``queued``/``running`` → ``running`` with ``attempts + 1`` (``running`` is a redelivery
-   after a worker died mid-hook: the attempt is counted again, the idempotency key is the same);
-   anything else (already succeeded, dead, or made due again by the relay) means a duplicate message
-   and is skipped;
-3. rebuilds the hook arguments from the stored event (snapshot, removed contact, state change) and the
-   agent's stored configuration, and calls ONLY that plugin's implementation, in a thread bounded by
-   the plugin's hook timeout;
-4. records success, or a retry at ``now + U(0, min(backoff_max, backoff_base · 2^(attempt-1)))``
-   (exponential backoff, full jitter; kept in the database, not as a broker ETA), or - after the
-   plugin's attempt limit - a dead letter with the reason.
+1. **claim** (one transaction): the group's rows and the unfinished deliveries of its (ordering key,
+   plugin) up to its last id are read; the leading run of the group's ``queued``/``running`` rows
+   that nothing earlier is waiting before (no unfinished delivery of the key that is not part of the
+   group precedes them) becomes ``running`` with ``attempts + 1`` in ONE ``UPDATE ... RETURNING``, and
+   their events (with the agent row and the referenced snapshot) are read in ONE query. Group rows
+   behind an earlier unfinished delivery go back to ``pending`` without consuming an attempt (the
+   worker finishing the earlier one drains them, or the relay republishes them); rows already finished
+   (a duplicate message) are skipped. ``running`` is claimed again: a redelivery after a worker died;
+2. **run** the hooks in id order, each bounded by its plugin's ``hook_timeout`` (``SIGALRM`` on the main
+   thread of a prefork pool process, a helper thread elsewhere);
+3. **record** (one transaction): the successes in one statement; a failure stops the rest of its
+   (ordering key, plugin): the failed delivery is retried at ``now + U(0, min(backoff_max, backoff_base ·
+   2^(attempt-1)))`` (exponential backoff, full jitter, kept in the database) or, at the plugin's attempt
+   limit, becomes a dead letter (which does not block what follows); the claimed deliveries behind a
+   retry go back to ``pending`` with their ``attempts`` restored (they were counted at the claim but did
+   not run). The same transaction claims the next ready deliveries of the key (the *drain*, run after the
+   message's groups), so a contact's hook calls follow each other without a relay round trip.
 
-After its groups, the worker *drains*: it runs the next deliveries of the same ordering key and plugin
-that became ready meanwhile, so a contact's hook calls follow each other without a relay round trip.
+At-least-once: a worker killed after running hook *k* of a claimed batch but before recording it leaves
+the whole batch ``running``; the redelivered message (or the relay's stale requeue) runs every one of
+them again, with the same idempotency keys, each attempt counted again (also for the hooks that had not
+run yet). A long batch records its progress every :data:`FLUSH_SECONDS`, which bounds that window.
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 import msgspec
@@ -58,73 +65,109 @@ _a = AGENTS.c
 
 #: At most this many deliveries are drained after a message's own groups (keeps a task bounded).
 DRAIN_LIMIT = 200
+#: Deliveries claimed per drain transaction.
+DRAIN_BATCH = 50
 #: Seconds a delivery deferred for ordering waits before the relay looks at it again.
 DEFER_SECONDS = 1.0
+#: A batch running longer than this records its progress (and refreshes its claimed rows) between hooks.
+FLUSH_SECONDS = 2.0
 
+_LIVE = ("pending", "queued", "running", "retrying")
+_CLAIMABLE = ("queued", "running")
+_READY = ("pending", "retrying")
+_DONE = ("succeeded", "dead")
+
+Pair = tuple[str, str]
+"""(ordering key, plugin)."""
 
 # Statements built once (building aliases and column collections per call costs milliseconds).
-_IS_NEXT = sa.text(
-    "SELECT NOT EXISTS (SELECT 1 FROM deliveries AS earlier JOIN deliveries AS this"
-    " ON earlier.ordering_key = this.ordering_key AND earlier.plugin = this.plugin"
-    " WHERE this.id = :id AND earlier.id < this.id"
-    " AND earlier.status IN ('pending', 'queued', 'running', 'retrying'))"
-)
-_CLAIM = (
-    sa.update(DELIVERIES)
-    .where(_d.id == sa.bindparam("did"), _d.status.in_(("queued", "running")))
-    .values(status="running", attempts=_d.attempts + 1, started_at=sa.bindparam("now"))
-    .returning(
-        _d.id,
-        _d.plugin,
-        _d.hook,
-        _d.attempts,
-        _d.idempotency_key,
-        _d.ordering_key,
-        _d.event_id,
-        _d.contact_id,
-        _d.payload,
-    )
-)
-#: The event holding the snapshot an event refers to (``payload["snapshot_seq"]``, see
-#: :mod:`hub.runtime._snapshots`): one lookup on the unique ``(agent_key, seq)`` index.
-_REF = EVENTS.alias("snapshot_event")
-_EVENT = (
-    sa.select(
-        _e.name,
-        _e.payload,
-        _e.contact_id,
-        _e.agent_key,
-        _e.occurred_at,
-        _a.agent_data,
-        _REF.c.payload.label("snapshot_payload"),
-    )
-    .select_from(
-        EVENTS.outerjoin(AGENTS, _a.key == _e.agent_key).outerjoin(
-            _REF,
-            sa.and_(_REF.c.agent_key == _e.agent_key, _REF.c.seq == _e.payload["snapshot_seq"].as_integer()),
-        )
-    )
-    .where(_e.id == sa.bindparam("eid"))
-)
-_HEAD = (
+_MEMBERS = sa.select(_d.id, _d.status, _d.ordering_key, _d.plugin).where(_d.id.in_(sa.bindparam("ids", expanding=True)))
+#: The unfinished deliveries of one (ordering key, plugin), oldest first (the order check).
+_LIVE_OF_KEY = (
     sa.select(_d.id, _d.status, _d.next_attempt_at)
-    .where(
-        _d.ordering_key == sa.bindparam("okey"),
-        _d.plugin == sa.bindparam("plugin"),
-        _d.status.in_(("pending", "queued", "running", "retrying")),
-    )
+    .where(_d.ordering_key == sa.bindparam("okey"), _d.plugin == sa.bindparam("plugin"), _d.status.in_(_LIVE))
     .order_by(_d.id)
-    .limit(1)
 )
-_TAKE = (
-    sa.update(DELIVERIES)
-    .where(_d.id == sa.bindparam("did"), _d.status.in_(("pending", "retrying")))
-    .values(status="queued", queued_at=sa.bindparam("now"))
+_LIVE_UPTO = _LIVE_OF_KEY.where(_d.id <= sa.bindparam("last"))
+_LIVE_HEAD = _LIVE_OF_KEY.limit(sa.bindparam("n"))
+#: PostgreSQL: locked, so a relay round (``SKIP LOCKED``) does not publish what a worker is claiming.
+_LIVE_UPTO_LOCKED = _LIVE_UPTO.with_for_update()
+_LIVE_HEAD_LOCKED = _LIVE_HEAD.with_for_update()
+_RETURNED = (
+    _d.id,
+    _d.plugin,
+    _d.hook,
+    _d.attempts,
+    _d.idempotency_key,
+    _d.ordering_key,
+    _d.event_id,
+    _d.contact_id,
+    _d.payload,
 )
+
+
+def _claim_from(statuses: tuple[str, ...]) -> sa.UpdateBase:
+    return (
+        sa.update(DELIVERIES)
+        .where(_d.id.in_(sa.bindparam("ids", expanding=True)), _d.status.in_(statuses))
+        .values(status="running", attempts=_d.attempts + 1, started_at=sa.bindparam("now"))
+        .returning(*_RETURNED)
+    )
+
+
+_CLAIM = _claim_from(_CLAIMABLE)
+_CLAIM_READY = _claim_from(_READY)
+#: The events of a batch, each joined with its agent row and with the event holding its snapshot when
+#: it refers to one (``payload["snapshot_seq"]``, see :mod:`hub.runtime._snapshots`): one lookup on
+#: the unique ``(agent_key, seq)`` index.
+_REF = EVENTS.alias("snapshot_event")
+_EVENT_COLUMNS = (
+    _e.id,
+    _e.name,
+    _e.payload,
+    _e.contact_id,
+    _e.agent_key,
+    _e.occurred_at,
+    _a.agent_data,
+    _REF.c.payload.label("snapshot_payload"),
+)
+_EVENT_FROM = EVENTS.outerjoin(AGENTS, _a.key == _e.agent_key).outerjoin(
+    _REF,
+    sa.and_(_REF.c.agent_key == _e.agent_key, _REF.c.seq == _e.payload["snapshot_seq"].as_integer()),
+)
+_EVENT = sa.select(*_EVENT_COLUMNS).select_from(_EVENT_FROM).where(_e.id == sa.bindparam("eid"))
+_EVENTS = sa.select(*_EVENT_COLUMNS).select_from(_EVENT_FROM).where(_e.id.in_(sa.bindparam("eids", expanding=True)))
 _SUCCEEDED = (
     sa.update(DELIVERIES)
-    .where(_d.id == sa.bindparam("did"), _d.status.not_in(("succeeded", "dead")))
-    .values(status="succeeded", finished_at=sa.bindparam("now"), last_error=None, duration_ms=sa.bindparam("ms"))
+    .where(_d.id == sa.bindparam("did"), _d.status != "succeeded", _d.status != "dead")  # executemany: no IN
+    .values(
+        status="succeeded",
+        started_at=sa.bindparam("started"),
+        finished_at=sa.bindparam("now"),
+        last_error=None,
+        duration_ms=sa.bindparam("ms"),
+    )
+)
+#: Claimed but not run: back to the outbox, the attempt counted at the claim given back.
+_UNCLAIM = (
+    sa.update(DELIVERIES)
+    .where(_d.id == sa.bindparam("did"), _d.status == "running")
+    .values(
+        status="pending",
+        attempts=sa.case((_d.attempts > 0, _d.attempts - 1), else_=0),
+        next_attempt_at=sa.bindparam("due"),
+    )
+)
+#: Sent but never claimed (behind an earlier unfinished delivery): back to the outbox, no attempt.
+_DEFER = (
+    sa.update(DELIVERIES)
+    .where(_d.id.in_(sa.bindparam("ids", expanding=True)), _d.status == "queued")
+    .values(status="pending", next_attempt_at=sa.bindparam("due"))
+)
+_TOUCH = (
+    sa.update(DELIVERIES)
+    .where(_d.id.in_(sa.bindparam("ids", expanding=True)), _d.status == "running")
+    .values(started_at=sa.bindparam("now"))
 )
 
 
@@ -161,16 +204,53 @@ class _Claimed:
     contact_id: str | None
     payload: dict[str, Any] | None
 
+    @property
+    def pair(self) -> Pair | None:
+        return None if self.ordering_key is None else (self.ordering_key, self.plugin)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Claimed deliveries (id order) and their event rows by event id."""
+
+    rows: list[_Claimed] = field(default_factory=list)
+    events: dict[int, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Result:
+    claimed: _Claimed
+    started: dt.datetime
+    ms: float
+    error: str | None = None
+    retry_at: dt.datetime | None = None
+
+    @property
+    def dead(self) -> bool:
+        return self.error is not None and self.retry_at is None
+
+
+@dataclass(slots=True)
+class _Progress:
+    """What a run of a batch produced, waiting to be recorded."""
+
+    results: list[_Result] = field(default_factory=list)
+    unclaim: list[tuple[int, dt.datetime]] = field(default_factory=list)
+    stopped: set[Pair] = field(default_factory=set)
+    """Keys whose run stopped on a retry: their later deliveries went back to the outbox."""
+    cut: bool = False
+    """The time budget ran out: nothing more runs or drains."""
+
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _call_with_timeout(fn: Callable[[], object], timeout: float, label: str) -> None:
+def _call_in_thread(fn: Callable[[], object], timeout: float, label: str) -> None:
     """Run ``fn`` in a daemon thread; raise its exception, or :class:`HookTimeoutError` after ``timeout``.
 
-    A hook that never returns is abandoned (its thread keeps running in the background, daemonic);
-    the worker goes on with the next delivery.
+    For executors not on the main thread (threads/solo pools, test harnesses): a hook that never returns
+    is abandoned (its thread keeps running in the background, daemonic).
     """
     box: list[BaseException] = []
 
@@ -189,12 +269,55 @@ def _call_with_timeout(fn: Callable[[], object], timeout: float, label: str) -> 
         raise box[0]
 
 
+def _call_with_alarm(fn: Callable[[], object], timeout: float) -> None:
+    """Run ``fn`` on this (main) thread; ``SIGALRM`` raises :class:`HookTimeoutError` in it after ``timeout``.
+
+    The exception interrupts Python code and blocking calls (sleeps, socket reads: PEP 475 retries a
+    call only when the handler returns). It fires again every second until ``fn`` returns, so a hook
+    swallowing it does not run on for long, and a hook that swallowed it and returned still counts as
+    timed out. The previous ``SIGALRM`` handler and timer (e.g. pytest-timeout's) are restored after.
+    """
+    state = {"armed": True, "fired": False}
+    message = f"hook did not return within {timeout:g}s"
+
+    def on_alarm(_signum: int, _frame: FrameType | None) -> None:
+        if state["armed"]:
+            state["fired"] = True
+            raise HookTimeoutError(message)
+
+    previous_handler = signal.signal(signal.SIGALRM, on_alarm)
+    previous_delay, previous_interval = signal.setitimer(signal.ITIMER_REAL, max(timeout, 1e-3), 1.0)
+    started = time.monotonic()
+    try:
+        try:
+            fn()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            state["armed"] = False
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous_handler if previous_handler is not None else signal.SIG_DFL)
+        if previous_delay > 0:
+            remaining = previous_delay - (time.monotonic() - started)
+            signal.setitimer(signal.ITIMER_REAL, max(remaining, 1e-3), previous_interval)
+    if state["fired"]:
+        raise HookTimeoutError(message)
+
+
+def _on_main_thread() -> bool:
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
 class Executor:
     """Runs deliveries for one worker process (see the module docstring).
 
     :param engine: the hub database (created after fork).
     :param plugins: this process's loaded plugins.
     :param workers: attempt limits, backoff and hook timeouts (per plugin overrides included).
+    :param time_budget: seconds a message may start hooks for (``None``: no limit). Past it, the
+        message's remaining deliveries go back to the outbox (no attempt consumed) and nothing more is
+        drained, which bounds a task by ``time_budget`` + one hook timeout (the Celery hard time limit
+        is derived from it, see :func:`hub.runtime._celery.task_time_limits`).
     """
 
     def __init__(
@@ -204,14 +327,20 @@ class Executor:
         workers: WorkersSettings,
         *,
         rng: Callable[[], float] = random.random,
+        time_budget: float | None = None,
     ) -> None:
         self.engine = engine
         self.plugins = plugins
         self.workers = workers
         self.rng = rng
+        self.time_budget = time_budget
         self._configs: dict[str, tuple[Any, AgentConfiguration]] = {}
         self._conn: Connection | None = None
         self._writer = engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+        self._postgres = engine.dialect.name == "postgresql"
+        self._deadline: float | None = None
+        self._inflight: dict[int, bool] = {}
+        """Deliveries claimed by the current message and not recorded yet: id → whether its hook ran."""
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -221,166 +350,269 @@ class Executor:
         fails at once with ``database is locked`` when another process writes meanwhile.
         """
         if self._conn is None:
-            with self._writer_engine().begin() as conn:
+            with self._writer.begin() as conn:
                 yield conn
             return
         with self._conn.begin():
             yield self._conn
 
-    def _writer_engine(self) -> Engine:
-        return self._writer
-
     # ------------------------------------------------------------------ messages
     def run_message(self, groups: Sequence[Sequence[int]]) -> DeliveryOutcome:
         """Run every group of a broker message in order, then drain what became ready."""
-        with self._writer_engine().connect() as conn:
+        self._deadline = None if self.time_budget is None else time.monotonic() + self.time_budget
+        self._inflight.clear()
+        with self._writer.connect() as conn:
             self._conn = conn
             try:
-                return self._run_message(groups)
+                return self._run_message([list(g) for g in groups])
             finally:
                 self._conn = None
 
     def release(self, ids: Sequence[int]) -> int:
-        """Best effort after an unexpected error: make still-``queued`` deliveries ``pending`` again."""
+        """Best effort after an unexpected error: hand the message's unfinished deliveries back to the outbox.
+
+        ``queued`` ones become ``pending``; the ones this executor claimed and did not record become
+        ``pending`` too, with the attempt given back when their hook did not run.
+        """
+        now = _utcnow()
         try:
             with self._writer.begin() as conn:
-                result = conn.execute(
-                    sa.update(DELIVERIES)
-                    .where(_d.id.in_(list(ids)), _d.status == "queued")
-                    .values(status="pending", next_attempt_at=_utcnow())
-                )
-                return int(result.rowcount)
+                changed = 0
+                if ids:
+                    changed += int(conn.execute(_DEFER, {"ids": list(ids), "due": now}).rowcount)
+                for did, ran in self._inflight.items():
+                    if ran:
+                        stmt = (
+                            sa.update(DELIVERIES)
+                            .where(_d.id == did, _d.status == "running")
+                            .values(status="pending", next_attempt_at=now)
+                        )
+                        changed += int(conn.execute(stmt).rowcount)
+                    else:
+                        changed += int(conn.execute(_UNCLAIM, {"did": did, "due": now}).rowcount)
+                self._inflight.clear()
+                return changed
         except sa.exc.SQLAlchemyError:
             _log.exception("could not release deliveries %s; the relay requeues them after relay.stale_after", ids)
             return 0
 
-    def _run_message(self, groups: Sequence[Sequence[int]]) -> DeliveryOutcome:
+    def _out_of_time(self) -> bool:
+        return self._deadline is not None and time.monotonic() >= self._deadline
+
+    def _run_message(self, groups: list[list[int]]) -> DeliveryOutcome:
         outcome = DeliveryOutcome()
-        heads: list[tuple[str, str]] = []
-        for group in groups:
-            last = self._run_group(list(group), outcome)
-            if last is not None:
-                heads.append(last)
-        budget = DRAIN_LIMIT
-        for order_key, plugin in heads:
-            budget -= self.drain(order_key, plugin, outcome, limit=budget)
-            if budget <= 0:
+        drains: list[_Batch] = []
+        for index, group in enumerate(groups):
+            if self._out_of_time():
+                rest = [i for g in groups[index:] for i in g]
+                with self._tx() as db:
+                    outcome.deferred += int(db.execute(_DEFER, {"ids": rest, "due": _utcnow()}).rowcount)
                 break
+            with self._tx() as db:
+                batch, complete = self._claim_group(db, group, outcome)
+            if batch.rows:
+                drains.append(self._run_batch(batch, outcome, drain=complete))
+        budget = DRAIN_LIMIT
+        for first in drains:
+            batch = first
+            while batch.rows and budget > 0:
+                budget -= len(batch.rows)
+                batch = self._run_batch(batch, outcome, drain=None if budget > 0 else set())
+            if batch.rows:  # claimed for the drain, but the drain budget is spent: back to the outbox
+                with self._tx() as db:
+                    self._unclaim(db, [(c.id, _utcnow()) for c in batch.rows])
         return outcome
 
-    def _run_group(self, ids: list[int], outcome: DeliveryOutcome) -> tuple[str, str] | None:
-        """Run ``ids`` in order; returns (ordering key, plugin) when the group completed (for draining)."""
-        key: tuple[str, str] | None = None
-        for index, delivery_id in enumerate(ids):
-            status, claimed, retry_at = self.execute(delivery_id, outcome)
-            if claimed is not None and claimed.ordering_key is not None:
-                key = (claimed.ordering_key, claimed.plugin)
-            if status in ("blocked", "retrying"):
-                rest = ids[index + (0 if status == "blocked" else 1) :]
-                self._defer(rest, retry_at, outcome)
-                return None
-        return key
+    # ------------------------------------------------------------------ claiming
+    def _claim_group(self, db: Connection, ids: list[int], outcome: DeliveryOutcome) -> tuple[_Batch, set[Pair]]:
+        """Claim the runnable deliveries of a message group; returns them and the keys that may be drained."""
+        if not ids:
+            return _Batch(), set()
+        now = _utcnow()
+        members = sorted(db.execute(_MEMBERS, {"ids": ids}).all(), key=lambda r: r.id)
+        outcome.skipped += len(set(ids)) - len(members)
+        by_pair: dict[Pair | None, list[Any]] = {}
+        for row in members:
+            by_pair.setdefault(None if row.ordering_key is None else (row.ordering_key, row.plugin), []).append(row)
+        wanted: list[int] = []
+        deferred: list[int] = []
+        complete: set[Pair] = set()
+        for pair, rows in by_pair.items():
+            if pair is None:
+                for row in rows:
+                    if row.status in _CLAIMABLE:
+                        wanted.append(row.id)
+                    elif row.status in _DONE:
+                        outcome.skipped += 1
+                continue
+            status = {row.id: row.status for row in rows}
+            outcome.skipped += sum(1 for s in status.values() if s in _DONE)
+            query = _LIVE_UPTO_LOCKED if self._postgres else _LIVE_UPTO
+            live = db.execute(query, {"okey": pair[0], "plugin": pair[1], "last": rows[-1].id}).all()
+            runnable = True
+            for other in live:
+                # A row this message already claimed (for a drain) runs there, and so does what follows it.
+                if runnable and other.id in status and other.status in _CLAIMABLE and other.id not in self._inflight:
+                    wanted.append(other.id)
+                    continue
+                runnable = False
+                if status.get(other.id) == "queued":
+                    deferred.append(other.id)
+            if runnable:
+                complete.add(pair)
+        if deferred:
+            due = now + dt.timedelta(seconds=DEFER_SECONDS)
+            outcome.deferred += int(db.execute(_DEFER, {"ids": deferred, "due": due}).rowcount)
+        return self._claim(db, _CLAIM, wanted, now), complete
 
-    def drain(self, order_key: str, plugin: str, outcome: DeliveryOutcome, *, limit: int = DRAIN_LIMIT) -> int:
-        """Run the next ready deliveries of ``(order_key, plugin)`` (at most ``limit``); returns how many."""
-        count = 0
-        while count < limit:
-            delivery_id = self._take_next(order_key, plugin)
-            if delivery_id is None:
+    def _claim_ready(self, db: Connection, pair: Pair, limit: int) -> _Batch:
+        """Claim the next ready deliveries of ``pair`` (the leading ``pending`` or due ``retrying`` ones)."""
+        now = _utcnow()
+        query = _LIVE_HEAD_LOCKED if self._postgres else _LIVE_HEAD
+        wanted: list[int] = []
+        for row in db.execute(query, {"okey": pair[0], "plugin": pair[1], "n": limit}):
+            if row.status == "pending" or (row.status == "retrying" and row.next_attempt_at <= now):
+                wanted.append(row.id)
+            else:
                 break
-            count += 1
-            status, _claimed, _retry_at = self.execute(delivery_id, outcome)
-            if status in ("blocked", "retrying", "skipped"):
-                break
-        return count
+        return self._claim(db, _CLAIM_READY, wanted, now)
 
-    # ------------------------------------------------------------------ one delivery
-    def execute(self, delivery_id: int, outcome: DeliveryOutcome) -> tuple[str, _Claimed | None, dt.datetime | None]:
-        """Run one delivery; returns (``succeeded``/``retrying``/``dead``/``skipped``/``blocked``, row, retry time)."""
-        event_row: Any = None
+    def _claim(self, db: Connection, statement: sa.UpdateBase, wanted: list[int], now: dt.datetime) -> _Batch:
+        """Claim ``wanted`` (in id order per key) and read their events; a key stops at a row not claimed."""
+        if not wanted:
+            return _Batch()
+        got = {row.id: row for row in db.execute(statement, {"ids": wanted, "now": now})}
+        # A row that changed between the order check and the claim (another transaction on PostgreSQL):
+        # nothing after it may run before it, so the rows behind it are given back.
+        missing = min((did for did in wanted if did not in got), default=None)
+        batch = _Batch()
+        giveback: list[tuple[int, dt.datetime]] = []
+        for did in sorted(got):
+            row = got[did]
+            if missing is not None and did > missing and row.ordering_key is not None:
+                giveback.append((did, now))
+                continue
+            batch.rows.append(
+                _Claimed(
+                    id=row.id,
+                    plugin=row.plugin,
+                    hook=row.hook,
+                    attempt=row.attempts,
+                    idempotency_key=row.idempotency_key,
+                    ordering_key=row.ordering_key,
+                    event_id=row.event_id,
+                    contact_id=row.contact_id,
+                    payload=row.payload,
+                )
+            )
+        self._unclaim(db, giveback)
+        for claimed in batch.rows:
+            self._inflight[claimed.id] = False
+        event_ids = sorted({c.event_id for c in batch.rows if c.event_id is not None})
+        if event_ids:
+            batch.events = {row.id: row for row in db.execute(_EVENTS, {"eids": event_ids})}
+        return batch
+
+    # ------------------------------------------------------------------ running and recording
+    def _run_batch(self, batch: _Batch, outcome: DeliveryOutcome, *, drain: set[Pair] | None) -> _Batch:
+        """Run a claimed batch in order and record it; returns the next ready deliveries claimed with the record.
+
+        ``drain`` names the keys whose next ready deliveries are claimed (``None``: every key of the
+        batch); a key whose run stopped on a retry, or a batch cut by the time budget, drains nothing.
+        """
+        progress = _Progress()
+        last_flush = time.monotonic()
+        rows = batch.rows
+        for index, claimed in enumerate(rows):
+            pair = claimed.pair
+            if pair is not None and pair in progress.stopped:
+                continue
+            if self._out_of_time():
+                now = _utcnow()
+                progress.unclaim.extend((c.id, now) for c in rows[index:] if c.pair not in progress.stopped)
+                progress.cut = True
+                break
+            result = self._execute(claimed, batch.events.get(claimed.event_id) if claimed.event_id else None)
+            progress.results.append(result)
+            self._inflight[claimed.id] = True
+            outcome.ran.append(claimed.id)
+            if result.error is None:
+                outcome.succeeded += 1
+            elif result.dead:
+                outcome.dead += 1
+            else:
+                outcome.retrying += 1
+                if pair is not None:  # the rest of the key waits for the retry
+                    progress.stopped.add(pair)
+                    due = result.retry_at or _utcnow()
+                    progress.unclaim.extend((c.id, due) for c in rows[index + 1 :] if c.pair == pair)
+            if time.monotonic() - last_flush >= FLUSH_SECONDS and index + 1 < len(rows):
+                # A long batch: record what ran, and show the claimed rows are alive (relay.stale_after).
+                touch = [c.id for c in rows[index + 1 :] if c.pair is None or c.pair not in progress.stopped]
+                with self._tx() as db:
+                    self._record(db, progress, touch=touch)
+                progress = _Progress(stopped=progress.stopped)
+                last_flush = time.monotonic()
+        pairs = {c.pair for c in rows if c.pair is not None} if drain is None else set(drain)
+        pairs = set() if progress.cut else pairs - progress.stopped
+        next_batch = _Batch()
         with self._tx() as db:
-            if not db.execute(_IS_NEXT, {"id": delivery_id}).scalar():
-                return "blocked", None, None
-            claimed = self._claim(db, delivery_id)
-            if claimed is not None and claimed.event_id is not None:
-                event_row = db.execute(_EVENT, {"eid": claimed.event_id}).one_or_none()
-        if claimed is None:
-            outcome.skipped += 1
-            return "skipped", None, None
-        outcome.ran.append(delivery_id)
-        started = time.perf_counter()
+            self._record(db, progress)
+            for pair in sorted(pairs):
+                more = self._claim_ready(db, pair, DRAIN_BATCH)
+                next_batch.rows.extend(more.rows)
+                next_batch.events.update(more.events)
+        return next_batch
+
+    def _execute(self, claimed: _Claimed, event_row: Any) -> _Result:
+        started = _utcnow()
+        t0 = time.perf_counter()
         try:
             self._call(claimed, event_row)
         except Exception as exc:
-            return self._failed(claimed, exc, outcome)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        with self._tx() as db:
-            db.execute(_SUCCEEDED, {"did": delivery_id, "now": _utcnow(), "ms": elapsed_ms})
-        outcome.succeeded += 1
-        _log.debug("delivery %s succeeded in %.1f ms", delivery_id, (time.perf_counter() - started) * 1000)
-        return "succeeded", claimed, None
+            ms = (time.perf_counter() - t0) * 1000
+            return self._failed(claimed, exc, started, ms)
+        ms = (time.perf_counter() - t0) * 1000
+        _log.debug("delivery %s succeeded in %.1f ms", claimed.id, ms)
+        return _Result(claimed, started, ms)
 
-    def _failed(
-        self, claimed: _Claimed, exc: Exception, outcome: DeliveryOutcome
-    ) -> tuple[str, _Claimed, dt.datetime | None]:
+    def _failed(self, claimed: _Claimed, exc: Exception, started: dt.datetime, ms: float) -> _Result:
         error = f"{type(exc).__name__}: {exc}"
         limit = self.workers.max_attempts_for(claimed.plugin)
-        now = _utcnow()
         if claimed.attempt >= limit:
             reason = f"attempts exhausted ({claimed.attempt}/{limit}); last error: {error}"
-            with session_scope(self.engine) as db:
-                mark_failed(db, claimed.id, reason, dead=True, now=now)
-            outcome.dead += 1
             _log.warning("delivery %s to %s is a dead letter: %s", claimed.id, claimed.plugin, reason)
-            return "dead", claimed, None
+            return _Result(claimed, started, ms, error=reason)
         delay = backoff_delay(claimed.attempt, self.workers.backoff_base, self.workers.backoff_max, self.rng)
-        retry_at = now + dt.timedelta(seconds=delay)
-        with session_scope(self.engine) as db:
-            mark_failed(db, claimed.id, error, retry_at, now=now)
-        outcome.retrying += 1
         _log.info("delivery %s attempt %s failed (%s); retry in %.2fs", claimed.id, claimed.attempt, error, delay)
-        return "retrying", claimed, retry_at
+        return _Result(claimed, started, ms, error=error, retry_at=_utcnow() + dt.timedelta(seconds=delay))
 
-    def _claim(self, db: Connection, delivery_id: int) -> _Claimed | None:
-        row = db.execute(_CLAIM, {"did": delivery_id, "now": _utcnow()}).one_or_none()
-        if row is None:
-            return None
-        return _Claimed(
-            id=row.id,
-            plugin=row.plugin,
-            hook=row.hook,
-            attempt=row.attempts,
-            idempotency_key=row.idempotency_key,
-            ordering_key=row.ordering_key,
-            event_id=row.event_id,
-            contact_id=row.contact_id,
-            payload=row.payload,
-        )
+    def _record(self, db: Connection, progress: _Progress, *, touch: Sequence[int] = ()) -> None:
+        """Write a batch's results: successes in one statement, failures, the claimed rows not run."""
+        now = _utcnow()
+        succeeded = [
+            {"did": r.claimed.id, "started": r.started, "now": now, "ms": r.ms}
+            for r in progress.results
+            if r.error is None
+        ]
+        if succeeded:
+            db.execute(_SUCCEEDED, succeeded)
+        for r in progress.results:
+            if r.error is not None:
+                mark_failed(
+                    db, r.claimed.id, r.error, r.retry_at, dead=r.dead, now=now, started_at=r.started, duration_ms=r.ms
+                )
+        self._unclaim(db, progress.unclaim)
+        if touch:
+            db.execute(_TOUCH, {"ids": list(touch), "now": now})
+        for r in progress.results:
+            self._inflight.pop(r.claimed.id, None)
 
-    def _take_next(self, order_key: str, plugin: str) -> int | None:
-        """Claim (as ``queued``) the earliest unfinished delivery of the key if it is ready to run now."""
-        with self._tx() as db:
-            row = db.execute(_HEAD, {"okey": order_key, "plugin": plugin}).one_or_none()
-            if row is None:
-                return None
-            ready = row.status == "pending" or (row.status == "retrying" and row.next_attempt_at <= _utcnow())
-            if not ready:
-                return None
-            changed = db.execute(_TAKE, {"did": row.id, "now": _utcnow()}).rowcount
-            return int(row.id) if changed else None
-
-    def _defer(self, ids: Sequence[int], retry_at: dt.datetime | None, outcome: DeliveryOutcome) -> None:
-        """Send not-yet-run deliveries of a group back to ``pending`` (no attempt consumed)."""
-        if not ids:
-            return
-        due = retry_at or (_utcnow() + dt.timedelta(seconds=DEFER_SECONDS))
-        with self._tx() as db:
-            changed = db.execute(
-                sa.update(DELIVERIES)
-                .where(_d.id.in_(list(ids)), _d.status == "queued")
-                .values(status="pending", next_attempt_at=due)
-            ).rowcount
-        outcome.deferred += int(changed)
+    def _unclaim(self, db: Connection, rows: Sequence[tuple[int, dt.datetime]]) -> None:
+        if rows:
+            db.execute(_UNCLAIM, [{"did": did, "due": due} for did, due in rows])
+            for did, _due in rows:
+                self._inflight.pop(did, None)
 
     # ------------------------------------------------------------------ the hook call
     def _configuration(self, agent_key: str, raw: Any) -> AgentConfiguration:
@@ -441,8 +673,11 @@ class Executor:
             occurred_at=occurred,
         )
         timeout = self.workers.hook_timeout_for(claimed.plugin)
-        _call_with_timeout(
-            lambda: self.plugins.call(claimed.plugin, claimed.hook, **kwargs),
-            timeout,
-            f"{claimed.plugin}.{claimed.hook}",
-        )
+
+        def call() -> None:
+            self.plugins.call(claimed.plugin, claimed.hook, **kwargs)
+
+        if _on_main_thread():
+            _call_with_alarm(call, timeout)
+        else:
+            _call_in_thread(call, timeout, f"{claimed.plugin}.{claimed.hook}")

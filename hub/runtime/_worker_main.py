@@ -7,15 +7,18 @@ imports the HTTP server).
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
 from hub.config import hub_settings, load_settings
 from hub.plugins import load_plugins
-from hub.runtime._celery import create_app
+from hub.runtime._celery import create_app, task_time_limits
 from hub.runtime._settings import RuntimeOptions
 
 __all__ = ["main", "run_worker"]
+
+_log = logging.getLogger("connect_hub.worker")
 
 
 def run_worker(
@@ -32,6 +35,15 @@ def run_worker(
     typed = hub_settings(settings)
     options = RuntimeOptions.from_settings(typed, settings)
     app = create_app(options)
+    _budget, hard = task_time_limits(typed.workers, options.stale_after)
+    app.conf.task_time_limit = hard
+    if hard >= options.stale_after:
+        _log.warning(
+            "relay.stale_after (%gs) is not above the workers' hard time limit (%gs): a hook stuck in C code"
+            " may be started again by another worker before its process is killed",
+            options.stale_after,
+            hard,
+        )
     app.worker_main(
         [
             "worker",
