@@ -57,21 +57,30 @@ def _sqlite_ts(value: dt.datetime | None) -> str | None:
     return None if utc is None else utc.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _convert_rows(rows: Sequence[Sequence[Any]], converters: list[tuple[int, Callable[[Any], Any]]]) -> list[list[Any]]:
-    """Apply per-column converters; a value identical to the previous row's is converted once."""
-    last: dict[int, tuple[Any, Any]] = {i: (object(), None) for i, _ in converters}
-    converted = []
-    for row in rows:
-        values = list(row)
-        for i, convert in converters:
-            value = values[i]
-            seen, result = last[i]
+def _convert_columns(
+    rows: Sequence[Sequence[Any]], width: int, converters: list[tuple[int, Callable[[Any], Any]]]
+) -> list[Sequence[Any]]:
+    """The rows as columns, with per-column converters applied.
+
+    A column whose values all equal its first (a batch's ``now``, ``None`` payloads) is converted once;
+    otherwise a value identical to the previous row's reuses its conversion.
+    """
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
+    for i, convert in converters:
+        column = columns[i]
+        first = column[0]
+        if column.count(first) == len(column):
+            columns[i] = [convert(first)] * len(column)
+            continue
+        converted = []
+        seen: Any = object()
+        result: Any = None
+        for value in column:
             if value is not seen:
-                result = convert(value)
-                last[i] = (value, result)
-            values[i] = result
-        converted.append(values)
-    return converted
+                seen, result = value, convert(value)
+            converted.append(result)
+        columns[i] = converted
+    return columns
 
 
 def _json(value: Any) -> str | None:
@@ -139,8 +148,7 @@ def bulk_insert(
     cols = tuple(columns)
     dialect = session.get_bind().dialect.name
     converters = [(i, f) for i, c in enumerate(cols) if (f := _converter(table.c[c], dialect)) is not None]
-    if converters:
-        rows = _convert_rows(rows, converters)
+    values = _convert_columns(rows, len(cols), converters)
     tail = on_conflict
     if returning:
         tail += " RETURNING " + ", ".join(quote(c) for c in returning)
@@ -148,17 +156,25 @@ def bulk_insert(
     out: list[tuple[Any, ...]] = []
     if dialect == "postgresql":
         statement = _pg_statement(table, cols, tail)
-        params = tuple(list(column) for column in zip(*rows, strict=True))
+        params = tuple(list(column) for column in values)
         result = connection.exec_driver_sql(statement, params)
-        return [tuple(r) for r in result] if returning else []
+        return _fetch_raw(result) if returning else []
     if dialect != "sqlite":
         raise NotImplementedError(f"unsupported database dialect {dialect!r} (SQLite and PostgreSQL only)")
     per_chunk = min(_SQLITE_MAX_ROWS, _sqlite_variable_limit(connection) // len(cols))
     for start in range(0, len(rows), per_chunk):
-        chunk = rows[start : start + per_chunk]
-        statement = _sqlite_statement(table, cols, len(chunk), tail)
-        flat = tuple(chain.from_iterable(chunk))
+        chunk = [column[start : start + per_chunk] for column in values]
+        statement = _sqlite_statement(table, cols, len(chunk[0]), tail)
+        flat = tuple(chain.from_iterable(zip(*chunk, strict=True)))
         result = connection.exec_driver_sql(statement, flat)
         if returning:
-            out += [tuple(r) for r in result]
+            out += _fetch_raw(result)
     return out
+
+
+def _fetch_raw(result: sa.CursorResult[Any]) -> list[tuple[Any, ...]]:
+    """All rows as the driver returns them (no SQLAlchemy row objects: plain ids and strings here)."""
+    cursor = result.cursor
+    rows = [tuple(r) for r in cursor.fetchall()] if cursor is not None else []
+    result.close()
+    return rows

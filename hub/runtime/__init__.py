@@ -7,6 +7,7 @@ Typical use in a hub process::
     engine = create_engine_from_url(options.database_url); upgrade(options.database_url)
     pipeline = Pipeline(engine, plugins)
     relay = Relay(engine, create_app(options), options); relay.start()
+    pipeline.publisher = relay.publish_committed          # publish each batch right after its commit
     pipeline.ingest([AgentInput(key, "snapshot", wire_snapshot), ...])
     pipeline.ingest(scenario_inputs("jane", scenario))                 # a scenario in the oracle's format
     Simulation(SimulationConfig(), seed, PipelineFeed(pipeline.ingest)).run(1800)   # a simulated center
@@ -17,7 +18,14 @@ and ``connect-hub worker`` (Celery workers) on as many machines as needed.
 from hub.runtime._celery import TASK_NAME, WorkerProcess, create_app, worker_process
 from hub.runtime._executor import DeliveryOutcome, Executor, HookTimeoutError, backoff_delay
 from hub.runtime._feeds import PipelineFeed, scenario_inputs
-from hub.runtime._pipeline import AgentInput, IngestResult, Pipeline, idempotency_key, ordering_key
+from hub.runtime._pipeline import (
+    AgentInput,
+    IngestResult,
+    Pipeline,
+    PipelineResetError,
+    idempotency_key,
+    ordering_key,
+)
 from hub.runtime._relay import Relay, RelayRound, pack_groups
 from hub.runtime._settings import BrokerTarget, RuntimeOptions, resolve_broker
 
@@ -31,6 +39,7 @@ __all__ = [
     "IngestResult",
     "Pipeline",
     "PipelineFeed",
+    "PipelineResetError",
     "Relay",
     "RelayRound",
     "RuntimeOptions",

@@ -195,6 +195,8 @@ class LocalRuntime:
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the relay and the workers (SIGTERM: warm shutdown; SIGKILL after ``timeout``)."""
+        if self.pipeline is not None:  # its last batches publish through the relay's connection
+            self.pipeline.close()
         if self.relay is not None:
             self.relay.stop()
         for proc in self.procs:

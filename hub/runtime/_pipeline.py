@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -54,7 +56,7 @@ if TYPE_CHECKING:
     from hub import AgentSession
     from hub.plugins import HubPlugins
 
-__all__ = ["AgentInput", "IngestResult", "Pipeline", "idempotency_key", "ordering_key"]
+__all__ = ["AgentInput", "IngestResult", "Pipeline", "PipelineResetError", "idempotency_key", "ordering_key"]
 
 _log = logging.getLogger("connect_hub.pipeline")
 
@@ -130,6 +132,15 @@ class _Batch:
     deliveries: list[DeliveryRecord] = field(default_factory=list)
 
 
+class PipelineResetError(RuntimeError):
+    """A batch was derived from sessions that an earlier batch's failed write had advanced.
+
+    Raised by the batch's future after an earlier in-flight batch failed to be written: the sessions
+    were rebuilt from the database, so this batch (and every later in-flight one) must be submitted
+    again, in order, starting with the one that failed.
+    """
+
+
 def _utc(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, dt.UTC)
 
@@ -141,19 +152,38 @@ class Pipeline:
     :param plugins: the loaded plugins; decides which events become deliveries.
     :param clock: epoch seconds (``received_at`` default, session clock).
 
-    Not thread-safe: one pipeline per hub process, fed from one thread.
+    Batches are pipelined: :meth:`submit` decodes and derives a batch in the caller's thread and hands
+    its records to one writer thread, which writes and commits it, publishes its deliveries and resolves
+    the returned future; the caller derives the next batch meanwhile (the database's work runs outside
+    the GIL). At most ``max_in_flight`` batches wait for the writer; batches are committed in submission
+    order. :meth:`ingest` is ``submit(...).result()``. One pipeline per hub process; feed it from one
+    thread at a time (calls are serialised by a lock).
+
+    :param max_in_flight: batches submitted but not yet committed before :meth:`submit` waits.
     """
 
-    def __init__(self, engine: Engine, plugins: HubPlugins, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        plugins: HubPlugins,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_in_flight: int = 2,
+    ) -> None:
         self.engine = engine
         self.plugins = plugins
         self.clock = clock
         self.hub = Hub(clock=clock)
         self._agents: dict[str, _Agent] = {}
+        self._lock = threading.RLock()  # the sessions, their sequence numbers and the generation
+        self._generation = 0
+        self._slots = threading.BoundedSemaphore(max(1, max_in_flight))
+        # An in-memory SQLite database is one per connection, so its writes stay in the caller's thread.
+        self._writer = None if _in_memory_sqlite(engine) else ThreadPoolExecutor(1, "connect-hub-writer")
         self._captured: list[tuple[str, Any]] = []
         self._routes: dict[str, tuple[bool, list[tuple[str, str]]]] = {}
         self.after_commit: list[Callable[[IngestResult], object]] = []
-        """Called with the result after each committed batch that created deliveries (wakes the relay)."""
+        """Called (on the writer thread) with the result after each committed batch that created deliveries."""
         self.publisher: Callable[[list[list[int]]], object] | None = None
         """Publishes a committed batch's deliveries right away (:meth:`hub.runtime.Relay.publish_committed`).
 
@@ -198,13 +228,51 @@ class Pipeline:
 
     # ------------------------------------------------------------------ ingest
     def ingest(self, inputs: Sequence[AgentInput]) -> IngestResult:
-        """Apply ``inputs`` in order and write everything they caused in one transaction.
+        """Apply ``inputs`` in order and write everything they caused in one transaction; wait for it.
 
         Malformed inputs are skipped and reported in :attr:`IngestResult.errors` (their index and
         message); the others are written. Raises only for database errors: nothing is written then,
         and the in-memory sessions are reset (rebuilt from the database on next use), so sending the
         same inputs again writes the same events.
         """
+        return self.submit(inputs).result()
+
+    def submit(self, inputs: Sequence[AgentInput]) -> Future[IngestResult]:
+        """Derive ``inputs`` now and queue their write; the future resolves after the commit and publish.
+
+        Waits while ``max_in_flight`` batches are queued. A failed write fails its future with the
+        database error, resets the sessions, and fails every later batch still in flight with
+        :class:`PipelineResetError`: submit them again, in order, from the one that failed.
+        """
+        self._slots.acquire()
+        try:
+            with self._lock:
+                generation = self._generation
+                try:
+                    result, batch = self._derive(inputs)
+                except BaseException:
+                    self._invalidate()  # the sessions may be part way through the batch
+                    raise
+            if self._writer is None:
+                future: Future[IngestResult] = Future()
+                try:
+                    future.set_result(self._commit(batch, result, generation))
+                except BaseException as exc:
+                    future.set_exception(exc)
+            else:
+                future = self._writer.submit(self._commit, batch, result, generation)
+        except BaseException:
+            self._slots.release()
+            raise
+        future.add_done_callback(lambda _: self._slots.release())
+        return future
+
+    def close(self) -> None:
+        """Wait for the batches in flight and stop the writer thread."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+
+    def _derive(self, inputs: Sequence[AgentInput]) -> tuple[IngestResult, _Batch]:
         result = IngestResult(inputs=len(inputs))
         t0 = time.perf_counter()
         self._restore(i.key for i in inputs)
@@ -226,12 +294,20 @@ class Pipeline:
             if self._captured:
                 self._record(item, agent, received, batch, result)
         t2 = time.perf_counter()
+        result.timings = {"restore": t1 - t0, "decode_derive": derive, "build_records": (t2 - t1) - derive}
+        return result, batch
+
+    def _commit(self, batch: _Batch, result: IngestResult, generation: int) -> IngestResult:
+        """Write, commit and publish one derived batch (on the writer thread)."""
+        if generation != self._generation:
+            raise PipelineResetError("an earlier batch failed to be written; submit this batch again")
+        t2 = time.perf_counter()
         try:
             written = self._write(batch)
         except Exception:
             # The sessions are ahead of the database now: rebuild them from it on next use, so the
             # caller's retry of the same inputs derives (and writes) the same events again.
-            self.reset()
+            self._invalidate()
             raise
         t3 = time.perf_counter()
         result.events_written = written.events_inserted
@@ -243,14 +319,13 @@ class Pipeline:
         if result.deliveries:
             for callback in self.after_commit:
                 callback(result)
-        result.timings = {
-            "restore": t1 - t0,
-            "decode_derive": derive,
-            "build_records": (t2 - t1) - derive,
-            "persist": t3 - t2,
-            "publish": t4 - t3,
-        }
+        result.timings |= {"persist": t3 - t2, "publish": t4 - t3}
         return result
+
+    def _invalidate(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._reset_sessions()
 
     def _write(self, batch: _Batch) -> BatchResult:
         with session_scope(self.engine) as db:
@@ -265,7 +340,13 @@ class Pipeline:
             )
 
     def reset(self) -> None:
-        """Forget every in-memory session; they are rebuilt from the database on next use."""
+        """Forget every in-memory session; they are rebuilt from the database on next use.
+
+        Batches still in flight fail with :class:`PipelineResetError`.
+        """
+        self._invalidate()
+
+    def _reset_sessions(self) -> None:
         self.hub.terminate()
         self.hub = Hub(clock=self.clock)
         self._agents.clear()
@@ -354,6 +435,11 @@ class Pipeline:
                 continue
             batch.contacts.append(_contact_upsert(item.key, contact, occurred, item.source))
         agent.contacts = current
+
+
+def _in_memory_sqlite(engine: Engine) -> bool:
+    url = engine.url
+    return url.get_backend_name() == "sqlite" and (url.database in (None, "", ":memory:") or "mode=memory" in str(url))
 
 
 def _agent_row(key: str, data: AgentData, occurred: dt.datetime, seq: int) -> AgentRow:

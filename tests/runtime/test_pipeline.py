@@ -23,7 +23,7 @@ from hub.db import (
 )
 from hub.db._models import DELIVERIES
 from hub.plugins import HubPlugins
-from hub.runtime import AgentInput, Executor, Pipeline, backoff_delay, pack_groups
+from hub.runtime import AgentInput, Executor, Pipeline, PipelineResetError, backoff_delay, pack_groups
 from hub.runtime._pipeline import _utc
 
 SCENARIO = json.loads(resources.files("hub").joinpath("scenarios", "inbound_voice.json").read_text())
@@ -203,3 +203,64 @@ def test_a_failed_write_resets_sessions_so_a_retry_writes_the_same_events(
     reference = Pipeline(create_engine_from_url(reference_url), plugins).ingest(items)  # no failure at all
     assert seqs == list(range(1, len(seqs) + 1))
     assert keys == sorted(reference.delivery_keys)
+
+
+def test_batches_in_flight_after_a_failed_write_are_refused_then_resubmitted(
+    engine: Engine, plugins: HubPlugins, tmp_path: Path
+) -> None:
+    """The writer thread commits in order; a failed write fails the later in-flight batches too."""
+    items = inputs_for("jane")
+    first, second, third = items[:3], items[3:5], items[5:]
+    reference_url = f"sqlite:///{tmp_path / 'reference.sqlite3'}"
+    upgrade(reference_url)
+    reference = Pipeline(create_engine_from_url(reference_url), plugins)
+    numbered = reference.ingest(first).events_written
+    expected_keys = sorted(reference.ingest(second + third).delivery_keys)
+    with engine.begin() as conn:  # the database refuses every event after the first batch's
+        conn.execute(
+            sa.text(
+                f"CREATE TRIGGER refuse BEFORE INSERT ON events WHEN NEW.seq > {numbered}"
+                " BEGIN SELECT RAISE(ABORT, 'no'); END"
+            )
+        )
+    pipeline = Pipeline(engine, plugins, max_in_flight=3)
+    blocker = engine.raw_connection()
+    blocker.driver_connection.execute("BEGIN IMMEDIATE")  # the write lock: the writer waits on the first batch
+    futures = [pipeline.submit(batch) for batch in (first, second, third)]
+    assert not any(f.done() for f in futures)
+    blocker.driver_connection.execute("COMMIT")
+    blocker.close()
+    assert futures[0].result(timeout=60).events_written == numbered
+    with pytest.raises(sa.exc.IntegrityError):
+        futures[1].result(timeout=60)
+    with pytest.raises(PipelineResetError):
+        futures[2].result(timeout=60)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TRIGGER refuse"))
+    resubmitted = [pipeline.submit(batch) for batch in (second, third)]
+    keys = sorted(k for f in resubmitted for k in f.result(timeout=60).delivery_keys)
+    pipeline.close()
+    assert keys == expected_keys
+    with session_scope(engine, write=False) as db:
+        seqs = [e.seq for e in list_events(db)]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_a_publisher_gets_each_batch_queued_and_grouped_per_ordering_key_and_plugin(
+    engine: Engine, plugins: HubPlugins
+) -> None:
+    published: list[list[int]] = []
+    pipeline = Pipeline(engine, plugins)
+    pipeline.publisher = published.extend
+    result = pipeline.ingest(inputs_for("jane"))
+    pipeline.close()
+    with session_scope(engine, write=False) as db:
+        rows = {d.id: d for d in list_deliveries(db, limit=1000)}
+    assert result.deliveries == len(rows) > 0
+    assert sorted(i for g in published for i in g) == sorted(rows)
+    assert {d.status.value for d in rows.values()} == {"queued"}
+    for group in published:
+        assert group == sorted(group)
+        assert len({(rows[i].ordering_key, rows[i].plugin) for i in group}) == 1
+    firsts = [(rows[g[0]].ordering_key, rows[g[0]].plugin) for g in published]
+    assert len(firsts) == len(set(firsts))  # one group per (ordering key, plugin) in a batch
