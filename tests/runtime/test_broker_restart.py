@@ -1,0 +1,378 @@
+"""The broker restarted mid-stream, RabbitMQ and Redis: no delivery lost, repeats only with the same key.
+
+Each test starts a PRIVATE broker on a free port (``tests/runtime/private_brokers.py``; the shared
+ones on 5672/6379 serve other test runs) and a fresh PostgreSQL database. Agent data flows in
+continuously through the pipeline while two ``connect-hub worker`` processes run the hooks of the
+``hubtest_restart`` plugin (it records a start and a done line per call with the idempotency key and
+the attempt, and takes a little time so a backlog builds up in the broker). When the broker holds
+messages and a hook is running, the broker is stopped (gracefully, or SIGKILL), data keeps flowing
+while it is down, it is started again on the same port, and more data flows after. Then:
+
+* every delivery the pipeline created (the idempotency keys it reported) succeeded, none is dead;
+* every such hook call happened at least once (a ``done`` line), none that was not expected;
+* a repeated call carries the same idempotency key and a higher attempt (attempts are distinct per
+  key, at most the attempts the database counted);
+* per (ordering key, plugin) the calls started in delivery order, each after the previous one of
+  its key completed;
+* two worker processes took part.
+
+Redis here keeps nothing on disk, so its restart loses the messages it held: only the outbox and the
+relay's stale requeue (``relay.stale_after``, small here) bring them back; the tests check that this
+path ran. RabbitMQ keeps them (durable queue, persistent messages, publisher confirms), which
+:func:`test_rabbitmq_keeps_published_messages_across_restarts` checks directly at the broker.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hubtest_common import read
+from kombu import Connection
+
+from hub.db import list_deliveries, session_scope
+from hub.runtime import AgentInput, Pipeline
+from hub.runtime._local import LocalRuntime
+
+from .conftest import RuntimeFactory, make_env
+from .private_brokers import PrivateBroker, PrivateRabbitMQ, PrivateRedis
+
+pytestmark = [pytest.mark.services, pytest.mark.timeout(180)]
+
+PLUGIN = "hubtest_restart"
+SCENARIOS = ("inbound_voice", "outbound_call", "missed_call", "two_chats")
+#: Seconds each hook call takes: two single-process workers then run some tens of calls a second,
+#: fewer than the feeder creates, so messages wait in the broker.
+HOOK_DELAY = 0.02
+#: ``workers.hook_timeout`` (well below ``relay.stale_after``, as the settings documentation asks).
+HOOK_TIMEOUT = 1.0
+#: ``relay.stale_after``: how long a queued/running delivery may go untouched before it is requeued.
+STALE_AFTER = 4.0
+#: Seconds between two feeder batches (load shaping, not synchronisation).
+FEED_PACE = 0.05
+#: Agents fed at once (one input of each per batch).
+FEED_WIDTH = 2
+#: Inputs fed after the broker is back before the feeder stops.
+INPUTS_AFTER = 40
+
+
+# ---------------------------------------------------------------------------------------- fixtures
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A private ``redis-server`` (no persistence) on a free port, for this test only."""
+    server = PrivateRedis.create(tmp_path / "redis")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def private_rabbitmq(tmp_path: Path) -> Iterator[PrivateRabbitMQ]:
+    """A private RabbitMQ node on free ports with its own data folder, for this test only."""
+    server = PrivateRabbitMQ.create(tmp_path / "rabbitmq")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+# ---------------------------------------------------------------------------------------- helpers
+def scenario(name: str) -> dict[str, Any]:
+    """A bundled scenario."""
+    return json.loads(resources.files("hub").joinpath("scenarios", f"{name}.json").read_text())  # type: ignore[no-any-return]
+
+
+def inputs_for(key: str, doc: dict[str, Any]) -> list[AgentInput]:
+    """Configuration and snapshot inputs of a scenario for agent ``key``, in order."""
+    items = [AgentInput(key, "configuration", doc["configuration"])] if doc.get("configuration") else []
+    for step in doc["steps"]:
+        if step.get("configuration"):
+            items.append(AgentInput(key, "configuration", step["configuration"]))
+        if step.get("snapshot"):
+            items.append(AgentInput(key, "snapshot", step["snapshot"]))
+    return items
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, details: Callable[[], str] = str) -> None:
+    """Poll ``condition`` until true; fail after ``timeout`` seconds (with ``details()``)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}\n{details()}")
+        time.sleep(0.05)
+
+
+def queue_depth(url: str, queue: str) -> int:
+    """Messages ready in ``queue`` at the broker (0 when the queue does not exist)."""
+    with Connection(url, connect_timeout=2) as conn:
+        try:
+            return int(conn.default_channel.queue_declare(queue=queue, passive=True).message_count)
+        except conn.channel_errors:
+            return 0
+
+
+class Feeder(threading.Thread):
+    """Feeds agent data continuously: one input of each of ``FEED_WIDTH`` agents per batch.
+
+    Each agent plays one bundled scenario in order; a finished agent is replaced by a new one. The
+    idempotency keys the pipeline reports are collected: the hook calls that must happen.
+    """
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        super().__init__(name="feeder", daemon=True)
+        self.pipeline = pipeline
+        self.keys: list[str] = []
+        self.errors: list[Any] = []
+        self.inputs = 0
+        self.agents = 0
+        self.failure: BaseException | None = None
+        self._halt = threading.Event()
+
+    def _batches(self) -> Iterator[list[AgentInput]]:
+        active: list[Iterator[AgentInput]] = []
+        while True:
+            while len(active) < FEED_WIDTH:
+                name = SCENARIOS[self.agents % len(SCENARIOS)]
+                active.append(iter(inputs_for(f"{name}-{self.agents}", scenario(name))))
+                self.agents += 1
+            batch: list[AgentInput] = []
+            for it in list(active):
+                item = next(it, None)
+                if item is None:
+                    active.remove(it)
+                else:
+                    batch.append(item)
+            if batch:
+                yield batch
+
+    def run(self) -> None:
+        try:
+            for batch in self._batches():
+                if self._halt.is_set():
+                    return
+                result = self.pipeline.ingest(batch)
+                self.errors.extend(result.errors)
+                self.keys.extend(result.delivery_keys)
+                self.inputs += len(batch)
+                self._halt.wait(FEED_PACE)
+        except BaseException as exc:
+            self.failure = exc
+
+    def halt(self) -> None:
+        """Stop feeding and wait for the thread; re-raise what it raised."""
+        self._halt.set()
+        self.join(30)
+        assert not self.is_alive(), "the feeder did not stop"
+        if self.failure is not None:
+            raise self.failure
+
+
+def restart_env(tmp_path: Path, database_url: str, broker_url: str, **extra: str) -> dict[str, str]:
+    """Settings: the ``hubtest_restart`` plugin (slow hooks, 8 attempts), a small stale timeout."""
+    return make_env(
+        tmp_path,
+        database_url,
+        broker_url,
+        [PLUGIN],
+        HUB_PLUGINS__MODULES=f'["{PLUGIN}"]',
+        HUB_PLUGINS__HUBTEST_RESTART__DELAY=str(HOOK_DELAY),
+        HUB_PLUGINS__HUBTEST_RESTART__MAX_ATTEMPTS="8",
+        HUB_RELAY__STALE_AFTER=str(STALE_AFTER),
+        HUB_WORKERS__HOOK_TIMEOUT=str(HOOK_TIMEOUT),
+        HUB_RELAY__MAX_DELIVERIES_PER_MESSAGE="4",
+        **extra,
+    )
+
+
+def diagnostics(rt: LocalRuntime, broker: PrivateBroker, tmp_path: Path) -> str:
+    """Counts, relay totals and log tails, for failure messages."""
+    log = tmp_path / "workers.log"
+    workers = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+    relay = rt.relay.totals if rt.relay is not None else None
+    return f"counts: {rt.counts()}\nrelay: {relay}\nworkers:\n{workers}\nbroker:\n{broker.log_tail(1500)}"
+
+
+def check_outcome(rt: LocalRuntime, expected: list[str], lines: list[dict[str, Any]]) -> dict[str, int]:
+    """The assertions of the module docstring; returns a few numbers for the report."""
+    assert rt.engine is not None
+    with session_scope(rt.engine, write=False) as db:
+        rows = list_deliveries(db, plugin=PLUGIN, limit=1_000_000)
+    by_key = {d.idempotency_key: d for d in rows}
+    assert len(expected) == len(set(expected)), "the pipeline reported an idempotency key twice"
+    assert set(by_key) == set(expected), "deliveries differ from the keys the pipeline reported"
+    not_ok = sorted((d.idempotency_key, d.status.value, d.attempts) for d in rows if d.status.value != "succeeded")
+    assert not not_ok, f"deliveries not succeeded: {not_ok[:20]}"
+    assert rt.counts().dead_letters == 0
+
+    starts: dict[str, list[tuple[int, int]]] = {}  # key -> [(line index, attempt)]
+    dones: dict[str, list[int]] = {}
+    for index, line in enumerate(lines):
+        assert line["plugin"] == PLUGIN
+        assert line["key"] in by_key, f"a hook call with an unknown idempotency key: {line}"
+        if line["phase"] == "start":
+            starts.setdefault(line["key"], []).append((index, line["attempt"]))
+        else:
+            dones.setdefault(line["key"], []).append(index)
+    missing = sorted(set(expected) - set(dones))
+    assert not missing, f"{len(missing)} expected hook calls never completed: {missing[:20]}"
+
+    repeats = 0
+    for key, calls in starts.items():
+        attempts = [a for _, a in calls]
+        # Each call comes from its own claim: a repeat has a new, higher attempt and the same key.
+        assert len(set(attempts)) == len(attempts), f"{key}: two calls with one attempt {attempts}"
+        assert max(attempts) <= by_key[key].attempts, f"{key}: attempts {attempts} > {by_key[key].attempts}"
+        repeats += len(calls) - 1
+
+    per_order: dict[str, list[int]] = {}
+    for d in sorted(rows, key=lambda d: d.id):
+        if d.ordering_key is not None:
+            per_order.setdefault(d.ordering_key, []).append(d.id)
+    by_id = {d.id: d.idempotency_key for d in rows}
+    for order_key, ids in per_order.items():
+        first_starts = [min(i for i, _ in starts[by_id[i]]) for i in ids]
+        assert first_starts == sorted(first_starts), f"{order_key}: calls started out of order"
+        for earlier, later in itertools.pairwise(ids):
+            done = min(dones[by_id[earlier]])
+            begun = min(i for i, _ in starts[by_id[later]])
+            assert done < begun, f"{order_key}: {by_id[later]} started before {by_id[earlier]} completed"
+    assert len({line["pid"] for line in lines}) >= 2, "two worker processes took part"
+    return {"deliveries": len(rows), "repeats": repeats, "calls": len(starts)}
+
+
+def run_restart(
+    rt: LocalRuntime, broker: PrivateBroker, tmp_path: Path, stop_signal: signal.Signals
+) -> tuple[dict[str, int], Feeder]:
+    """Feed, restart ``broker`` mid-stream, feed more, wait for the end, check it (module docstring)."""
+    assert rt.pipeline is not None and rt.relay is not None
+    queue = rt.options.queue
+    rt.wait_workers_ready()
+    feeder = Feeder(rt.pipeline)
+    feeder.start()
+    relay = rt.relay
+    more: Callable[[], str] = lambda: diagnostics(rt, broker, tmp_path)  # noqa: E731
+    try:
+        # 1. A backlog waits in the broker and a hook is running: messages queued and in flight.
+        wait_for(
+            lambda: queue_depth(broker.url, queue) >= 3 and rt.counts().deliveries.get("running", 0) >= 1,
+            30,
+            "messages waiting in the broker while a hook runs",
+            more,
+        )
+        failures = lambda: relay.totals.failed + relay.eager.failed  # noqa: E731
+        failed = failures()
+        t_stop = time.monotonic()
+        broker.stop(stop_signal)
+        # 2. Data keeps flowing while the broker is down; the relay cannot publish it.
+        inputs_down = feeder.inputs
+        wait_for(
+            lambda: failures() > failed and feeder.inputs > inputs_down,
+            30,
+            "agent data and a failed publish while the broker is down",
+            more,
+        )
+        broker.start()
+        t_up = time.monotonic()
+        inputs_up = feeder.inputs
+        # 3. The broker is back: more data flows, and hooks run again.
+        succeeded = rt.counts().deliveries.get("succeeded", 0)
+        wait_for(
+            lambda: (
+                feeder.inputs >= inputs_up + INPUTS_AFTER and rt.counts().deliveries.get("succeeded", 0) > succeeded
+            ),
+            30,
+            "data and hook calls after the restart",
+            more,
+        )
+    finally:
+        feeder.halt()
+    assert not feeder.errors, feeder.errors[:5]
+    counts = rt.wait_finished(60)
+    assert counts.finished == counts.total_deliveries, more()
+    t_end = time.monotonic()
+    numbers = check_outcome(rt, feeder.keys, read(tmp_path / f"{PLUGIN}.jsonl"))
+    numbers.update(
+        inputs=feeder.inputs,
+        inputs_while_down=inputs_up - inputs_down,
+        requeued=relay.totals.requeued,
+        publish_failed=failures(),
+        down_s=round(t_up - t_stop, 1),
+        finished_after_s=round(t_end - t_up, 1),
+    )
+    print(f"broker restart ({broker.kind}, {stop_signal.name}): {numbers}")
+    return numbers, feeder
+
+
+# ---------------------------------------------------------------------------------------- tests
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_redis_restarted_mid_stream_loses_nothing(
+    stop_signal: signal.Signals,
+    private_redis: PrivateRedis,
+    runtime_factory: RuntimeFactory,
+    tmp_path: Path,
+    postgres_url: str,
+) -> None:
+    rt = runtime_factory(restart_env(tmp_path, postgres_url, private_redis.url), workers=2, concurrency=1)
+    with rt:
+        numbers, _ = run_restart(rt, private_redis, tmp_path, stop_signal)
+    # Without persistence the restarted Redis held none of the waiting messages: the outbox brought
+    # their deliveries back (stale requeue), which is what this test is about.
+    assert numbers["requeued"] >= 1, numbers
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["stop", "sigkill"])
+def test_rabbitmq_restarted_mid_stream_loses_nothing(
+    stop_signal: signal.Signals,
+    private_rabbitmq: PrivateRabbitMQ,
+    runtime_factory: RuntimeFactory,
+    tmp_path: Path,
+    postgres_url: str,
+) -> None:
+    rt = runtime_factory(restart_env(tmp_path, postgres_url, private_rabbitmq.url), workers=2, concurrency=1)
+    with rt:
+        run_restart(rt, private_rabbitmq, tmp_path, stop_signal)
+        listed = private_rabbitmq.rabbitmqctl("list_queues", "-q", "--no-table-headers", "name", "durable")
+    assert f"{rt.options.queue}\ttrue" in listed.splitlines(), listed
+
+
+def test_rabbitmq_keeps_published_messages_across_restarts(
+    private_rabbitmq: PrivateRabbitMQ, runtime_factory: RuntimeFactory, tmp_path: Path, postgres_url: str
+) -> None:
+    """Published, not yet consumed messages survive a graceful stop and a SIGKILL of the node."""
+    rt = runtime_factory(restart_env(tmp_path, postgres_url, private_rabbitmq.url), workers=2, concurrency=1)
+    rt.start(start_workers=False, start_relay=False)
+    assert rt.pipeline is not None and rt.relay is not None
+    keys: list[str] = []
+    for index, name in enumerate(SCENARIOS):
+        keys += rt.pipeline.ingest(inputs_for(f"{name}-{index}", scenario(name))).delivery_keys
+    # Publish what can go (a contact's later deliveries wait in the outbox for the earlier ones).
+    messages, claimed = 0, 1
+    while claimed:
+        r = rt.relay.run_once()
+        assert r.error is None, r.error
+        messages, claimed = messages + r.messages, r.claimed
+    rt.relay.close()
+    assert messages > 0
+    queue = rt.options.queue
+    assert queue_depth(private_rabbitmq.url, queue) == messages
+    for stop_signal in (signal.SIGTERM, signal.SIGKILL):
+        private_rabbitmq.stop(stop_signal)
+        private_rabbitmq.start()
+        assert queue_depth(private_rabbitmq.url, queue) == messages, f"messages lost by {stop_signal.name}"
+    for index in range(rt.workers):
+        rt.start_worker(f"hub{index}-restart")
+    rt.relay.start()
+    counts = rt.wait_finished(60)
+    assert counts.deliveries == {"succeeded": len(keys)}, counts
+    rt.stop()
+    done = {line["key"] for line in read(tmp_path / f"{PLUGIN}.jsonl") if line["phase"] == "done"}
+    assert done == set(keys)
