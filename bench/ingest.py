@@ -293,8 +293,13 @@ def start_server(database_url: str, folder: Path, *, relay: bool = True) -> tupl
     raise SystemExit("connect-hub serve did not become healthy")
 
 
-def scenarios(agents: int, scale: float, compress: bool, concurrency: int) -> list[tuple[str, int, list[Request]]]:
-    """``(name, concurrency, requests)`` per scenario, built before any timing starts."""
+def scenarios(
+    agents: int, scale: float, compress: bool, concurrency: int, only: str | None = None
+) -> list[tuple[str, int, list[Request]]]:
+    """``(name, concurrency, requests)`` per scenario, built before any timing starts.
+
+    ``only``: keep the scenarios whose endpoint name contains it (``agent-events``, ``contact``...).
+    """
     aes = aes_stream(agents)
     ctr = ctr_stream()
     aes_path, ctr_path = "/ingest/firehose/agent-events", "/ingest/firehose/contact-records"
@@ -303,17 +308,18 @@ def scenarios(agents: int, scale: float, compress: bool, concurrency: int) -> li
         return max(10, int(count * scale))
 
     c = concurrency
-    return [
-        ("firehose agent-events", c, firehose_requests(aes_path, aes, 1, n(1500), compress)),
-        ("firehose agent-events", c, firehose_requests(aes_path, aes, 100, n(200), compress)),
-        ("firehose agent-events", c, firehose_requests(aes_path, aes, 500, n(60), compress)),
+    plan = [
+        ("firehose agent-events", c, lambda: firehose_requests(aes_path, aes, 1, n(1500), compress)),
+        ("firehose agent-events", c, lambda: firehose_requests(aes_path, aes, 100, n(200), compress)),
+        ("firehose agent-events", c, lambda: firehose_requests(aes_path, aes, 500, n(60), compress)),
         # one batch at a time: the latency of a 500-record batch without queueing behind another
-        ("firehose agent-events", 1, firehose_requests(aes_path, aes, 500, n(20), compress)),
-        ("firehose contact-records", c, firehose_requests(ctr_path, ctr, 1, n(1000), compress)),
-        ("firehose contact-records", c, firehose_requests(ctr_path, ctr, 100, n(100), compress)),
-        ("firehose contact-records", c, firehose_requests(ctr_path, ctr, 500, n(30), compress)),
-        ("eventbridge contact-events", c, event_requests(n(1000))),
+        ("firehose agent-events", 1, lambda: firehose_requests(aes_path, aes, 500, n(20), compress)),
+        ("firehose contact-records", c, lambda: firehose_requests(ctr_path, ctr, 1, n(1000), compress)),
+        ("firehose contact-records", c, lambda: firehose_requests(ctr_path, ctr, 100, n(100), compress)),
+        ("firehose contact-records", c, lambda: firehose_requests(ctr_path, ctr, 500, n(30), compress)),
+        ("eventbridge contact-events", c, lambda: event_requests(n(1000))),
     ]
+    return [(name, conc, build()) for name, conc, build in plan if only is None or only in name]
 
 
 def main() -> None:
@@ -326,13 +332,14 @@ def main() -> None:
     parser.add_argument("--gzip", action="store_true", help="Firehose content encoding GZIP")
     parser.add_argument("--database-url", help="database to use (default: a fresh SQLite file)")
     parser.add_argument("--no-relay", action="store_true", help="serve without the outbox relay (ingest alone)")
+    parser.add_argument("--only", help="run only the scenarios whose endpoint contains this (e.g. agent-events)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="hub-bench-ingest-") as tmp:
         folder = Path(tmp)
         url = args.database_url or f"sqlite:///{folder / 'bench.db'}"
         print(f"building requests ({args.agents} agents, gzip={args.gzip}) ...", flush=True)
-        plan = scenarios(args.agents, args.scale, args.gzip, args.concurrency)
+        plan = scenarios(args.agents, args.scale, args.gzip, args.concurrency, args.only)
         process, base = start_server(url, folder, relay=not args.no_relay)
         relay = "off" if args.no_relay else "on"
         print(f"server: connect-hub serve at {base}, database {url.split('@')[-1]}, relay {relay}")

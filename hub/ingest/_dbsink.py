@@ -48,7 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from hub import AgentSession, AgentStateChange, Contact, ContactSnapshot, Hub, HubError
-from hub._data import AgentConfiguration, AgentData, decode_configuration, decode_snapshot
+from hub._data import AgentConfiguration, AgentData, decode_agent_data, decode_configuration
 from hub.db import (
     ContactUpsert,
     DeliveryRecord,
@@ -71,15 +71,16 @@ from hub.ingest._rows import (
     contact_event_upsert,
     contact_record_upsert,
     digest,
+    streams_contact_upserts,
 )
 from hub.ingest._sink import ContactRecordInput, IngestResult
 from hub.runtime import idempotency_key, ordering_key
 from hub.runtime._snapshots import InputSnapshot
 from hub.sources import contact_events, contact_records
 from hub.sources._util import parse_timestamp
-from hub.sources.agent_events import AgentEvent, to_configuration, to_snapshot
+from hub.sources.agent_events import AgentEvent, to_configuration, to_engine_snapshot
 from hub.sources.contact_events import ContactEvent
-from hub.sources.errors import MalformedRequestError, SourceUnavailableError
+from hub.sources.errors import MalformedRequestError, SourceError, SourceUnavailableError
 
 __all__ = ["DatabaseSink", "HookRouter"]
 
@@ -119,46 +120,51 @@ class _AgentBatch:
     deliveries: list[DeliveryRecord] = field(default_factory=list)
 
 
-#: What an input converts to: ``(agent data as stored, what the session applies, agent ARN, contact upserts)``.
-_Converted = tuple[Mapping[str, Any], AgentData | Mapping[str, Any], str | None, list[ContactUpsert]]
-
-
 @dataclass(frozen=True, slots=True)
 class _AgentInput:
-    """One agent data input: its time, a label for errors, its source, and how to convert it
-    (lazily: stale inputs are never converted)."""
+    """One agent data input, converted before the transaction (outside the lock).
 
-    at: dt.datetime
+    A conversion failure is kept, not raised: it is raised only when the input is applied, so a stale
+    or duplicate input is skipped exactly as if it had not been converted.
+    """
+
+    at: dt.datetime | None  #: ``None``: the input's time is unusable (``failure`` says why)
     label: str
     source: str
-    convert: Callable[[], _Converted]
+    data: AgentData | None  #: what the session applies (``None``: see ``failure``)
+    arn: str | None
+    contacts: list[ContactUpsert]
+    failure: SourceError | None = None
+
+    def require(self) -> AgentData:
+        """The converted data, or the conversion's error (400)."""
+        if self.data is None:
+            raise self.failure or MalformedRequestError(f"{self.label}: not convertible")
+        return self.data
 
 
 class _Configurations:
-    """The Streams configuration of each agent, converted once per distinct AES ``Configuration``.
+    """The engine configuration of each agent, converted once per distinct AES ``Configuration``.
 
     An agent's configuration rarely changes, while every AES record repeats it: comparing the decoded
-    ``Configuration`` (a C-level struct comparison) replaces building and validating it again.
+    ``Configuration`` (a C-level struct comparison) replaces building and validating it again. Safe
+    across threads (a race converts twice).
     """
 
     def __init__(self) -> None:
-        self._by_agent: dict[str, tuple[Any, dict[str, Any], AgentConfiguration]] = {}
+        self._by_agent: dict[str, tuple[Any, AgentConfiguration]] = {}
 
-    def agent_data(self, event: AgentEvent) -> tuple[dict[str, Any], AgentData]:
-        """``to_agent_data(event)`` as a dict (stored) and as the engine's ``AgentData`` (applied).
+    def get(self, event: AgentEvent) -> AgentConfiguration:
+        """``decode_configuration(to_configuration(event))``, cached per agent.
 
-        :raises msgspec.ValidationError: the converted data does not fit the engine's model.
+        :raises msgspec.ValidationError: the converted configuration does not fit the engine's model.
         """
         source = _aes_configuration(event)
         cached = self._by_agent.get(event.agent_arn)
         if cached is None or cached[0] != source:
-            configuration = to_configuration(event)
-            cached = (source, configuration, decode_configuration(configuration))
+            cached = (source, decode_configuration(to_configuration(event)))
             self._by_agent[event.agent_arn] = cached
-        snapshot = to_snapshot(event)
-        return {"snapshot": snapshot, "configuration": cached[1]}, AgentData(
-            snapshot=decode_snapshot(snapshot), configuration=cached[2]
-        )
+        return cached[1]
 
     def forget(self, key: str) -> None:
         """Drop an agent's cached configuration."""
@@ -174,31 +180,50 @@ def _aes_configuration(event: AgentEvent) -> Any:
 
 
 def _aes_input(event: AgentEvent, configurations: _Configurations) -> _AgentInput:
-    at = _utc(event.event_timestamp)
-
-    def convert() -> _Converted:
-        stored, applied = configurations.agent_data(event)
-        return stored, applied, event.agent_arn, aes_contact_upserts(event, event.agent_arn, at)
-
-    return _AgentInput(at, f"agent event {event.event_id}", "aes", convert)
+    """Convert one AES record into the engine's agent data and its contact upserts."""
+    label = f"agent event {event.event_id}"
+    try:
+        at = _utc(event.event_timestamp)
+    except MalformedRequestError as exc:
+        return _AgentInput(None, label, "aes", None, event.agent_arn, [], exc)
+    try:
+        data = AgentData(snapshot=to_engine_snapshot(event), configuration=configurations.get(event))
+        contacts = aes_contact_upserts(event, event.agent_arn, at)
+    except SourceError as exc:
+        return _AgentInput(at, label, "aes", None, event.agent_arn, [], exc)
+    except (OverflowError, ValueError, msgspec.ValidationError) as exc:
+        return _AgentInput(at, label, "aes", None, event.agent_arn, [], MalformedRequestError(f"{label}: {exc}"))
+    return _AgentInput(at, label, "aes", data, event.agent_arn, contacts)
 
 
 def _streams_input(agent_key: str, data: Mapping[str, Any], received: dt.datetime) -> _AgentInput:
+    """Validate Streams agent data (``{"snapshot", "configuration"}``) and convert it for the engine."""
     snapshot = data.get("snapshot") if isinstance(data, Mapping) else None
-    if not isinstance(snapshot, Mapping) or not isinstance(data.get("configuration"), Mapping):
-        raise MalformedRequestError(f"agent data of {agent_key[:80]}: snapshot and configuration are required")
+    configuration = data.get("configuration") if isinstance(data, Mapping) else None
+    label = f"agent data of {agent_key[:80]}"
+    if not isinstance(snapshot, Mapping) or not isinstance(configuration, Mapping):
+        raise MalformedRequestError(f"{label}: snapshot and configuration are required")
     stamp = snapshot.get("snapshotTimestamp")
     try:
         at = parse_timestamp(stamp) if isinstance(stamp, str) else received
     except ValueError:
-        raise MalformedRequestError(f"agent data of {agent_key[:80]}: invalid snapshotTimestamp") from None
-    configuration = data.get("configuration")
-    arn = configuration.get("agentARN") if isinstance(configuration, Mapping) else None
+        raise MalformedRequestError(f"{label}: invalid snapshotTimestamp") from None
+    arn = configuration.get("agentARN")
+    arn = arn if isinstance(arn, str) else None
+    try:
+        decoded = decode_agent_data(dict(data))
+        contacts = streams_contact_upserts(decoded.snapshot, agent_key, at)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        failure = MalformedRequestError(f"{label}: malformed agent data: {exc}")
+        return _AgentInput(at, label, "streams", None, arn, [], failure)
+    except (OverflowError, ValueError) as exc:
+        return _AgentInput(at, label, "streams", None, arn, [], MalformedRequestError(f"{label}: {exc}"))
+    return _AgentInput(at, label, "streams", decoded, arn, contacts)
 
-    def convert() -> _Converted:
-        return data, data, arn if isinstance(arn, str) else None, []
 
-    return _AgentInput(at, f"agent data of {agent_key[:80]}", "streams", convert)
+def _input_order(item: _AgentInput) -> tuple[dt.datetime, str]:
+    assert item.at is not None
+    return item.at, item.label
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -240,9 +265,20 @@ class DatabaseSink:
         return True
 
     def ingest_agent_events(self, request_key: str | None, events: Sequence[AgentEvent]) -> IngestResult:
-        """Apply AES records (see :meth:`hub.ingest.IngestSink.ingest_agent_events`)."""
-        with self._transaction() as (db, touched, commit_hooks):
-            return self._agent_events(db, request_key, events, touched, commit_hooks)
+        """Apply AES records (see :meth:`hub.ingest.IngestSink.ingest_agent_events`).
+
+        The records are converted before the serialised transaction, so a concurrent request's
+        conversion overlaps this one's database work.
+        """
+        with collector_paused():
+            inputs: dict[str, _AgentInput] = {}
+            for event in events:
+                if event.event_id not in inputs:
+                    inputs[event.event_id] = _aes_input(event, self._configurations)
+            with self._transaction() as (db, touched, commit_hooks):
+                return self._agent_events(
+                    db, request_key, count=len(events), inputs=inputs, touched=touched, after_commit=commit_hooks
+                )
 
     def apply_agent_data(self, agent_key: str, data: Mapping[str, Any]) -> IngestResult:
         """Apply Streams agent data (``{"snapshot", "configuration"}``, e.g. from the browser bridge).
@@ -250,11 +286,9 @@ class DatabaseSink:
         Same path as AES records: the agent's session raises the events, everything is written in one
         transaction, and data older than the stored snapshot (``snapshotTimestamp``) is not applied.
         """
-        received = utcnow()
+        item = _streams_input(agent_key, data, utcnow())
         with self._transaction() as (db, touched, commit_hooks):
-            batch, stale = self._apply_groups(
-                db, {agent_key: [_streams_input(agent_key, data, received)]}, touched, commit_hooks
-            )
+            batch, stale = self._apply_groups(db, {agent_key: [item]}, touched, commit_hooks)
             return IngestResult(
                 accepted=1 - stale, stale=stale, events=len(batch.events), deliveries=len(batch.deliveries)
             )
@@ -354,24 +388,26 @@ class DatabaseSink:
         self,
         db: Session,
         request_key: str | None,
-        events: Sequence[AgentEvent],
+        *,
+        count: int,
+        inputs: dict[str, _AgentInput],
         touched: set[str],
         after_commit: list[Callable[[], None]],
     ) -> IngestResult:
         if request_key is not None and not claim_receipts(db, [Receipt("firehose", request_key)]):
-            return IngestResult(duplicate_request=True, duplicates=len(events))
-        by_id: dict[str, AgentEvent] = {}
-        for event in events:
-            by_id.setdefault(event.event_id, event)
-        fresh = claim_receipts(db, [Receipt("aes", key) for key in by_id])
+            return IngestResult(duplicate_request=True, duplicates=count)
+        fresh = claim_receipts(db, [Receipt("aes", key) for key in inputs])
         groups: dict[str, list[_AgentInput]] = {}
         for receipt in fresh:
-            event = by_id[receipt.key]
-            groups.setdefault(event.agent_arn, []).append(_aes_input(event, self._configurations))
+            item = inputs[receipt.key]
+            if item.at is None:
+                item.require()
+            assert item.arn is not None
+            groups.setdefault(item.arn, []).append(item)
         batch, stale = self._apply_groups(db, groups, touched, after_commit)
         return IngestResult(
             accepted=len(fresh) - stale,
-            duplicates=len(events) - len(fresh),
+            duplicates=count - len(fresh),
             stale=stale,
             events=len(batch.events),
             deliveries=len(batch.deliveries),
@@ -393,7 +429,7 @@ class DatabaseSink:
             touched.add(key)
             session = self._session_for(db, key, stored.get(key))
             state = self._known[key]
-            ordered = sorted(groups[key], key=lambda item: (item.at, item.label))
+            ordered = sorted(groups[key], key=_input_order)
             stale += len(ordered) - self._apply_agent(key, session, ordered, state, batch)
             new_state[key] = _AgentState(state.snapshot_at, state.last_seq)
         self._check(batch)
@@ -418,19 +454,17 @@ class DatabaseSink:
     ) -> int:
         """Apply one agent's fresh inputs in order; returns how many were applied (not stale)."""
         applied = 0
-        last: tuple[Mapping[str, Any], str | None, dt.datetime] | None = None
+        last: tuple[AgentData, str | None, dt.datetime] | None = None
         for item in inputs:
             at = item.at
+            assert at is not None  # inputs without a time are refused before
             if state.snapshot_at is not None and at < state.snapshot_at:
                 continue
-            try:
-                data, engine_data, arn, contacts = item.convert()
-            except (OverflowError, ValueError, msgspec.ValidationError) as exc:
-                raise MalformedRequestError(f"{item.label}: {exc}") from None
+            data = item.require()
             captured: list[_Captured] = []
             self._capture = captured
             try:
-                session.apply_agent_data(engine_data)
+                session.apply_agent_data(data)
             except HubError as exc:
                 raise MalformedRequestError(f"{item.label}: {exc}") from None
             finally:
@@ -438,10 +472,10 @@ class DatabaseSink:
             self._record_events(
                 key, at=at, captured=captured, state=state, batch=batch, session=session, source=item.source
             )
-            batch.contacts.extend(contacts)
+            batch.contacts.extend(item.contacts)
             state.snapshot_at = at
             applied += 1
-            last = (data, arn, at)
+            last = (data, item.arn, at)
         if last is not None:
             batch.agents.append(agent_row(key, last[1], last[0], last[2], state.last_seq))
         return applied

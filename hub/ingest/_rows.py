@@ -14,8 +14,10 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 
+from hub._data import AgentData, AgentSnapshot, ContactData
 from hub.db import AgentRow, ContactUpsert, EventRecord
 from hub.db._models import AGENTS, CONTACTS, EVENTS
 from hub.sources.agent_events import AgentEvent, Contact
@@ -33,6 +35,7 @@ __all__ = [
     "contact_upsert",
     "digest",
     "parse_iso",
+    "streams_contact_upserts",
 ]
 
 _INT32 = (-(2**31), 2**31 - 1)
@@ -176,27 +179,29 @@ def aes_contact_state(state: str | None) -> str | None:
     return _AES_STATES.get(upper, upper.lower())
 
 
-def agent_row(key: str, arn: str | None, data: Mapping[str, Any], snapshot_at: dt.datetime, last_seq: int) -> AgentRow:
-    """The ``agents`` row after applying ``data`` (Streams agent data) at ``snapshot_at``."""
-    snapshot = data["snapshot"]
-    configuration = data["configuration"]
-    state = snapshot.get("state") or {}
-    next_state = snapshot.get("nextState") or {}
-    routing = configuration.get("routingProfile") or {}
+def agent_row(key: str, arn: str | None, data: AgentData, snapshot_at: dt.datetime, last_seq: int) -> AgentRow:
+    """The ``agents`` row after applying ``data`` at ``snapshot_at``.
+
+    ``agent_data`` is stored as the runtime stores it: the wire JSON of the engine's agent data
+    (encoded once, here), which rebuilds the session after a restart.
+    """
+    snapshot, configuration = data.snapshot, data.configuration
+    profile = configuration.routing_profile
+    wire: Any = msgspec.Raw(msgspec.json.encode(data))
     return AgentRow(
         key=key,
         snapshot_at=snapshot_at,
-        arn=arn or configuration.get("agentARN"),
-        username=configuration.get("username"),
-        name=configuration.get("name") or None,
-        routing_profile_arn=routing.get("routingProfileARN"),
-        routing_profile_name=routing.get("name"),
-        state_name=state.get("name"),
-        state_type=state.get("type"),
-        state_started_at=parse_iso(state.get("startTimestamp")),
-        next_state_name=next_state.get("name"),
+        arn=arn or configuration.agent_arn,
+        username=configuration.username,
+        name=configuration.name or None,
+        routing_profile_arn=profile.routing_profile_arn,
+        routing_profile_name=profile.name,
+        state_name=snapshot.state.name,
+        state_type=snapshot.state.type,
+        state_started_at=_aware(snapshot.state.start_timestamp),
+        next_state_name=snapshot.next_state.name if snapshot.next_state is not None else None,
         last_seq=last_seq,
-        agent_data=dict(data),
+        agent_data=wire,
     )
 
 
@@ -236,3 +241,51 @@ def aes_contact_upserts(event: AgentEvent, agent_key: str, at: dt.datetime) -> l
     if snapshot is None:
         return []
     return [_aes_contact(c, agent_key, at) for c in snapshot.contacts or ()]
+
+
+#: Streams contact ``type`` -> the Connect channel (``queue_callback`` is a voice contact).
+_STREAMS_CHANNELS: Mapping[str, str] = {
+    "voice": "VOICE",
+    "queue_callback": "VOICE",
+    "chat": "CHAT",
+    "task": "TASK",
+    "email": "EMAIL",
+}
+
+
+def _streams_contact(contact: ContactData, agent_key: str, at: dt.datetime) -> ContactUpsert:
+    state = contact.state.type
+    since = _aware(contact.state.timestamp)
+    queue = contact.queue
+    method = contact.initiation_method
+    return ContactUpsert(
+        contact_id=contact.contact_id,
+        source_ts=at,
+        source="streams",
+        channel=_STREAMS_CHANNELS.get(contact.type),
+        contact_type=contact.type or None,
+        initiation_method=method.upper() if method else None,
+        queue_arn=queue.queue_arn if queue is not None else None,
+        queue_name=queue.name if queue is not None else None,
+        agent_key=agent_key,
+        initial_contact_id=contact.initial_contact_id,
+        related_contact_id=contact.related_contact_id,
+        state=state or None,
+        state_at=since,
+        enqueued_at=_aware(contact.queue_timestamp),
+        connected_to_agent_at=since if state == "connected" else None,
+        disconnected_at=since if state == "ended" else None,
+        attributes={name: a.value for name, a in contact.attributes.items()} or None,
+    )
+
+
+def streams_contact_upserts(snapshot: AgentSnapshot, agent_key: str, at: dt.datetime) -> list[ContactUpsert]:
+    """What a Streams agent snapshot (e.g. posted by the browser bridge) says about the agent's contacts.
+
+    The same rows as the runtime pipeline writes for Streams agent data (``source="streams"``, versioned
+    by the snapshot time ``at``): the contact's Streams ``state.type`` since its ``state.timestamp``;
+    ``connected_to_agent_at`` / ``disconnected_at`` from that timestamp while ``connected`` / ``ended``;
+    ``channel`` and ``initiation_method`` in Connect's upper case, as AES records and contact records give
+    them. Every contact of the snapshot is upserted, as for an AES record.
+    """
+    return [_streams_contact(c, agent_key, at) for c in snapshot.contacts]

@@ -87,6 +87,10 @@ agent picks a status.
 
 Ordering: keep the last applied ``EventTimestamp`` (and ``EventId``) per ``AgentARN`` and apply a
 record only if :func:`is_newer`; dedupe on ``EventId`` (:func:`dedupe_key`).
+
+Speed: :func:`to_engine_snapshot` builds the engine's typed snapshot (:class:`hub._data.AgentSnapshot`)
+directly, equal to ``decode_snapshot(to_snapshot(event))`` (timestamps cut to milliseconds, as the wire
+form has them) without building, formatting and re-parsing the wire dicts.
 """
 
 from __future__ import annotations
@@ -97,6 +101,7 @@ from typing import Any
 
 import msgspec
 
+from hub import _data
 from hub.sources._util import decode_json, iso_ms, parse_timestamp, pascal, utc
 from hub.sources.errors import InvalidRecordError
 
@@ -119,6 +124,7 @@ __all__ = [
     "is_newer",
     "to_agent_data",
     "to_configuration",
+    "to_engine_snapshot",
     "to_snapshot",
     "to_streams_contact",
 ]
@@ -547,3 +553,142 @@ def to_agent_data(event: AgentEvent, *, extra_configuration: Mapping[str, Any] |
         "snapshot": to_snapshot(event, extra_configuration=extra_configuration),
         "configuration": to_configuration(event, extra_configuration=extra_configuration),
     }
+
+
+# ---------------------------------------------------------------------- typed (engine) conversion
+# The same rules as the dict functions above, building ``hub._data`` structs directly.
+
+_AGENT_ENDPOINT = _data.EndpointData(type="agent")
+_PHONE_ENDPOINT = _data.EndpointData(type="phone_number")
+
+
+def _ms(value: datetime | None) -> datetime | None:
+    """``value`` as the wire form carries it: UTC, cut to milliseconds (what ``iso_ms`` then parsing gives)."""
+    if value is None:
+        return None
+    moment = utc(value)
+    assert moment is not None
+    extra = moment.microsecond % 1000
+    return moment.replace(microsecond=moment.microsecond - extra) if extra else moment
+
+
+def _engine_state(arn: str | None, type_: str, name: str, start: datetime | None) -> _data.AgentStateInfo:
+    return _data.AgentStateInfo(type=type_, name=name, agent_state_arn=arn, start_timestamp=_ms(start))
+
+
+def _engine_derive_state(
+    status: AgentStatus | None, contacts: list[tuple[Contact, str, str, str]], event_timestamp: datetime
+) -> _data.AgentStateInfo:
+    best: tuple[int, str, str, datetime] | None = None
+    for contact, ctype, state, method in contacts:
+        if ctype not in _VOICE_TYPES:
+            continue
+        overlay = _voice_overlay(contact, state, method, event_timestamp)
+        if overlay is None:
+            continue
+        if best is None or overlay[0] < best[0] or (overlay[0] == best[0] and overlay[3] > best[3]):
+            best = overlay
+    if best is not None:
+        return _engine_state(None, best[2], best[1], best[3])
+    if status is None:
+        return _engine_state(None, "init", "Init", None)
+    return _engine_state(
+        status.arn, _status_type(status.type), status.name or "", status.start_timestamp or event_timestamp
+    )
+
+
+def _engine_connections(
+    contact: Contact, ctype: str, state: str, method: str, timestamp: datetime
+) -> tuple[_data.ConnectionData, ...]:
+    outward = method in _OUTWARD
+    agent_state, customer_state = (_OUTWARD_CONNECTION_STATES if outward else {}).get(
+        state, _CONNECTION_STATES.get(state, ("connected", "connected"))
+    )
+    start = _ms(contact.state_start_timestamp or timestamp)
+    agent = _data.ConnectionData(
+        connection_id=f"{contact.contact_id}-agent",
+        type="agent",
+        initial=ctype == "task",
+        state=_data.StateInfo(type=agent_state, timestamp=start),
+        endpoint=_AGENT_ENDPOINT,
+    )
+    if ctype == "task":
+        return (agent,)
+    if customer_state == "connected" and (contact.queue_timestamp or contact.state_start_timestamp is None):
+        since = _ms(contact.queue_timestamp or timestamp)
+    else:
+        since = start
+    customer = _data.ConnectionData(
+        connection_id=f"{contact.contact_id}-customer",
+        type="outbound" if method == "OUTBOUND" else "inbound",
+        initial=True,
+        state=_data.StateInfo(type=customer_state, timestamp=since),
+        endpoint=_PHONE_ENDPOINT if ctype in _VOICE_TYPES else None,
+    )
+    return (agent, customer)
+
+
+def _engine_contact(
+    contact: Contact, ctype: str, state: str, method: str, event_timestamp: datetime
+) -> _data.ContactData:
+    if state in ("CONNECTED", "CONNECTED_ONHOLD"):
+        since = contact.connected_to_agent_timestamp or contact.state_start_timestamp
+        state_type = "connected"
+    else:
+        since = contact.state_start_timestamp
+        state_type = state.lower()
+    queue = contact.queue
+    return _data.ContactData(
+        contact_id=contact.contact_id,
+        type=ctype,
+        state=_data.StateInfo(type=state_type, timestamp=_ms(since or event_timestamp)),
+        initial_contact_id=contact.initial_contact_id,
+        queue=_data.QueueRef(queue_arn=queue.arn, name=queue.name) if queue is not None else None,
+        queue_timestamp=_ms(contact.queue_timestamp),
+        connections=_engine_connections(contact, ctype, state, method, event_timestamp),
+        initiation_method=method.lower() if method else None,
+    )
+
+
+def to_engine_snapshot(event: AgentEvent) -> _data.AgentSnapshot:
+    """:func:`to_snapshot` as the engine's typed snapshot: equal to ``decode_snapshot(to_snapshot(event))``.
+
+    :raises InvalidRecordError: a non-LOGOUT record without ``CurrentAgentSnapshot``.
+    """
+    snapshot = _current_snapshot(event)
+    event_ts = utc(event.event_timestamp)
+    assert event_ts is not None
+    status = snapshot.agent_status
+    logout = _upper(event.event_type) == "LOGOUT"
+    contacts: tuple[_data.ContactData, ...] = ()
+    if logout:
+        if status is not None and _upper(status.type) == "OFFLINE":
+            state = _engine_state(status.arn, "offline", status.name or "Offline", status.start_timestamp)
+        else:
+            state = _engine_state(None, "offline", "Offline", event_ts)
+    else:
+        normalised = [_normalised(c) for c in snapshot.contacts or ()]
+        state = _engine_derive_state(status, normalised, event_ts)
+        contacts = tuple(_engine_contact(*n, event_ts) for n in normalised)
+    next_state: _data.AgentStateInfo | None = None
+    if snapshot.next_agent_status is not None and not logout:
+        wire = _next_state(snapshot.next_agent_status, status, {})
+        next_state = _engine_state(wire["agentStateARN"], wire["type"], wire["name"], _next_start(snapshot))
+    availability = (
+        _data.AgentAvailabilityState(state=status.name, time_stamp=_ms(status.start_timestamp))
+        if status is not None
+        else None
+    )
+    return _data.AgentSnapshot(
+        state=state,
+        contacts=contacts,
+        next_state=next_state,
+        agent_availability_state=availability,
+        snapshot_timestamp=_ms(event_ts),
+    )
+
+
+def _next_start(snapshot: AgentSnapshot) -> datetime | None:
+    status = snapshot.next_agent_status
+    assert status is not None
+    return status.enqueued_timestamp or status.enqueue_timestamp

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hub.sources.agent_events import decode_agent_event, to_agent_data
+from hub._data import decode_snapshot
+from hub.sources.agent_events import decode_agent_event, to_agent_data, to_engine_snapshot, to_snapshot
 from hub.sources.contact_events import decode_contact_event
 from hub.sources.contact_events import to_contact_fields as event_fields
 from hub.sources.contact_records import decode_contact_record
@@ -88,6 +89,21 @@ def test_mutated_agent_events_convert_or_are_rejected(doc: Json) -> None:
 
 
 @SETTINGS
+@given(doc=mutated(fixture_json("aes_state_change_connected.json")))
+def test_mutated_agent_events_convert_to_the_same_engine_snapshot(doc: Json) -> None:
+    """The typed conversion equals the wire conversion decoded, or both refuse the record."""
+    try:
+        event = decode_agent_event(json.dumps(doc))
+        wire = to_snapshot(event)
+    except SourceError:
+        with contextlib.suppress(SourceError):
+            to_engine_snapshot(decode_agent_event(json.dumps(doc)))
+            pytest.fail("the typed conversion accepted a record the wire conversion refuses")
+        return
+    assert to_engine_snapshot(event) == decode_snapshot(wire)
+
+
+@SETTINGS
 @given(doc=mutated(fixture_json("ctr_example.json")))
 def test_mutated_contact_records_convert_or_are_rejected(doc: Json) -> None:
     with contextlib.suppress(SourceError):
@@ -132,6 +148,15 @@ def agent_day(draw: st.DrawFn) -> list[Json]:
         nxt = draw(st.none() | st.just({"ARN": "arn:lunch", "Name": "Lunch", "EnqueuedTimestamp": None}))
         records.append(record(kind, at, snapshot(status(name, type_, at - 1), contacts, nxt)))
     return records
+
+
+@SETTINGS
+@given(day=agent_day(), micros=st.integers(0, 999_999), offset=st.sampled_from(["Z", "+02:00", "-05:30"]))
+def test_random_days_convert_to_the_same_engine_snapshot(day: list[Json], micros: int, offset: str) -> None:
+    """Every rule of the typed conversion matches the wire one, sub-millisecond and offset timestamps too."""
+    for doc in day:
+        event = decode_agent_event(encode(doc).replace(b".000Z", f".{micros:06d}{offset}".encode()))
+        assert to_engine_snapshot(event) == decode_snapshot(to_snapshot(event))
 
 
 @pytest.fixture(scope="module")
