@@ -3,9 +3,10 @@
 Configuration (see ``docs/architecture.md`` and the engineering notes §2.11):
 
 * JSON only; no result backend (the ``deliveries`` table is the record);
-* ``task_acks_late`` + ``task_reject_on_worker_lost``: a worker killed mid-hook gets its message
-  redelivered; the attempt counter lives in the database row, so a poison message ends as a dead
-  letter instead of looping;
+* ``task_acks_late`` + ``task_reject_on_worker_lost`` (and no ack on the hard time limit): a worker
+  killed mid-hook gets its message redelivered; the attempt counter lives in the database row, and the
+  executor dead-letters a delivery whose worker was lost at every attempt, so a poison message ends as
+  a dead letter instead of looping;
 * ``worker_prefetch_multiplier=1``: a worker reserves one message at a time;
 * ``worker_cancel_long_running_tasks_on_connection_loss``: a late-ack task whose channel died is
   stopped (the broker redelivers it anyway);
@@ -97,7 +98,15 @@ def create_app(options: RuntimeOptions) -> Celery:
     app.conf.update(conf)
 
     @app.task(  # type: ignore[untyped-decorator]
-        name=TASK_NAME, shared=False, bind=False, ignore_result=True, acks_late=True, reject_on_worker_lost=True
+        name=TASK_NAME,
+        shared=False,
+        bind=False,
+        ignore_result=True,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        # Past the hard time limit the pool process is killed: requeue the message like for a lost worker
+        # (the executor turns a delivery whose worker was lost at every attempt into a dead letter).
+        acks_on_timeout=False,
     )
     def deliver(groups: list[list[int]], sent_at: float | None = None) -> dict[str, int]:
         """Run groups of deliveries (ids in order per ordering key and plugin)."""

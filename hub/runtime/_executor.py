@@ -164,6 +164,12 @@ _DEFER = (
     .where(_d.id.in_(sa.bindparam("ids", expanding=True)), _d.status == "queued")
     .values(status="pending", next_attempt_at=sa.bindparam("due"))
 )
+#: Left ``running`` by a lost worker, not claimed again here: back to the outbox (attempts as counted).
+_ORPHANS = (
+    sa.update(DELIVERIES)
+    .where(_d.id.in_(sa.bindparam("ids", expanding=True)), _d.status == "running")
+    .values(status="pending", next_attempt_at=sa.bindparam("due"))
+)
 _TOUCH = (
     sa.update(DELIVERIES)
     .where(_d.id.in_(sa.bindparam("ids", expanding=True)), _d.status == "running")
@@ -403,31 +409,49 @@ class Executor:
         outcome = DeliveryOutcome()
         drains: list[_Batch] = []
         for index, group in enumerate(groups):
-            if self._out_of_time():
-                rest = [i for g in groups[index:] for i in g]
+            todo = group
+            while todo:
+                if self._out_of_time():
+                    rest = todo + [i for g in groups[index + 1 :] for i in g]
+                    with self._tx() as db:
+                        outcome.deferred += int(db.execute(_DEFER, {"ids": rest, "due": _utcnow()}).rowcount)
+                    return outcome
                 with self._tx() as db:
-                    outcome.deferred += int(db.execute(_DEFER, {"ids": rest, "due": _utcnow()}).rowcount)
-                break
-            with self._tx() as db:
-                batch, complete = self._claim_group(db, group, outcome)
-            if batch.rows:
-                drains.append(self._run_batch(batch, outcome, drain=complete))
+                    batch, complete, todo = self._claim_group(db, todo, outcome)
+                if not batch.rows:
+                    break
+                drain, finished = self._run_batch(batch, outcome, drain=set() if todo else complete)
+                drains.append(drain)
+                if todo and not finished:  # stopped on a retry (or the budget): the rest waits, no attempt
+                    due = _utcnow() + dt.timedelta(seconds=DEFER_SECONDS)
+                    with self._tx() as db:
+                        outcome.deferred += int(db.execute(_DEFER, {"ids": todo, "due": due}).rowcount)
+                        db.execute(_ORPHANS, {"ids": todo, "due": due})
+                    break
         budget = DRAIN_LIMIT
         for first in drains:
             batch = first
             while batch.rows and budget > 0:
                 budget -= len(batch.rows)
-                batch = self._run_batch(batch, outcome, drain=None if budget > 0 else set())
+                batch, _finished = self._run_batch(batch, outcome, drain=None if budget > 0 else set())
             if batch.rows:  # claimed for the drain, but the drain budget is spent: back to the outbox
                 with self._tx() as db:
                     self._unclaim(db, [(c.id, _utcnow()) for c in batch.rows])
         return outcome
 
     # ------------------------------------------------------------------ claiming
-    def _claim_group(self, db: Connection, ids: list[int], outcome: DeliveryOutcome) -> tuple[_Batch, set[Pair]]:
-        """Claim the runnable deliveries of a message group; returns them and the keys that may be drained."""
+    def _claim_group(
+        self, db: Connection, ids: list[int], outcome: DeliveryOutcome
+    ) -> tuple[_Batch, set[Pair], list[int]]:
+        """Claim the runnable deliveries of a message group.
+
+        Returns them, the keys that may be drained after them, and the group's ids left for a next
+        claim: a redelivered group (rows still ``running``: the previous worker was lost mid-batch) is
+        claimed one ``running`` row at a time, so a hook that kills its worker does not get the
+        attempts of the deliveries behind it counted too.
+        """
         if not ids:
-            return _Batch(), set()
+            return _Batch(), set(), []
         now = _utcnow()
         members = sorted(db.execute(_MEMBERS, {"ids": ids}).all(), key=lambda r: r.id)
         outcome.skipped += len(set(ids)) - len(members)
@@ -436,6 +460,7 @@ class Executor:
             by_pair.setdefault(None if row.ordering_key is None else (row.ordering_key, row.plugin), []).append(row)
         wanted: list[int] = []
         deferred: list[int] = []
+        later: list[int] = []
         complete: set[Pair] = set()
         for pair, rows in by_pair.items():
             if pair is None:
@@ -450,20 +475,26 @@ class Executor:
             query = _LIVE_UPTO_LOCKED if self._postgres else _LIVE_UPTO
             live = db.execute(query, {"okey": pair[0], "plugin": pair[1], "last": rows[-1].id}).all()
             runnable = True
+            careful = False
             for other in live:
+                if careful:
+                    if other.id in status:
+                        later.append(other.id)
+                    continue
                 # A row this message already claimed (for a drain) runs there, and so does what follows it.
                 if runnable and other.id in status and other.status in _CLAIMABLE and other.id not in self._inflight:
                     wanted.append(other.id)
+                    careful = other.status == "running"
                     continue
                 runnable = False
                 if status.get(other.id) == "queued":
                     deferred.append(other.id)
-            if runnable:
+            if runnable and not careful:
                 complete.add(pair)
         if deferred:
             due = now + dt.timedelta(seconds=DEFER_SECONDS)
             outcome.deferred += int(db.execute(_DEFER, {"ids": deferred, "due": due}).rowcount)
-        return self._claim(db, _CLAIM, wanted, now), complete
+        return self._claim(db, _CLAIM, wanted, now), complete, later
 
     def _claim_ready(self, db: Connection, pair: Pair, limit: int) -> _Batch:
         """Claim the next ready deliveries of ``pair`` (the leading ``pending`` or due ``retrying`` ones)."""
@@ -514,8 +545,11 @@ class Executor:
         return batch
 
     # ------------------------------------------------------------------ running and recording
-    def _run_batch(self, batch: _Batch, outcome: DeliveryOutcome, *, drain: set[Pair] | None) -> _Batch:
-        """Run a claimed batch in order and record it; returns the next ready deliveries claimed with the record.
+    def _run_batch(self, batch: _Batch, outcome: DeliveryOutcome, *, drain: set[Pair] | None) -> tuple[_Batch, bool]:
+        """Run a claimed batch in order and record it.
+
+        Returns the next ready deliveries claimed with the record, and whether every delivery of the
+        batch ran (no retry stopped a key, the time budget did not cut it).
 
         ``drain`` names the keys whose next ready deliveries are claimed (``None``: every key of the
         batch); a key whose run stopped on a retry, or a batch cut by the time budget, drains nothing.
@@ -562,10 +596,18 @@ class Executor:
                 more = self._claim_ready(db, pair, DRAIN_BATCH)
                 next_batch.rows.extend(more.rows)
                 next_batch.events.update(more.events)
-        return next_batch
+        return next_batch, not progress.cut and not progress.stopped
 
     def _execute(self, claimed: _Claimed, event_row: Any) -> _Result:
         started = _utcnow()
+        limit = self.workers.max_attempts_for(claimed.plugin)
+        if claimed.attempt > limit:  # redelivered after the worker running its last attempt was lost
+            reason = (
+                f"attempts exhausted ({claimed.attempt - 1}/{limit}); the worker process running the last attempt"
+                " was lost (killed, or stopped at the task's hard time limit)"
+            )
+            _log.warning("delivery %s to %s is a dead letter: %s", claimed.id, claimed.plugin, reason)
+            return _Result(claimed, started, 0.0, error=reason)
         t0 = time.perf_counter()
         try:
             self._call(claimed, event_row)
