@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -32,21 +33,28 @@ from rich.table import Table
 from hub.db import session_scope
 from hub.db._models import CONTACTS, EVENTS
 from hub.hookspecs import CONTACT_EVENT, CONTACT_RECORD_EVENT
-from hub.ingest import ContactRecordInput, DatabaseSink
+from hub.ingest import ContactRecordInput, DatabaseSink, IngestResult
 from hub.runtime import AgentInput, Pipeline, PipelineFeed, scenario_inputs
 from hub.runtime._local import LocalRuntime
 from hub.simulator import Progress as SimProgress
 from hub.simulator import Simulation, SimulationConfig
 from hub.sources.contact_events import decode_contact_event
 from hub.sources.contact_records import decode_contact_record
-from hub.sources.errors import SourceError
+from hub.sources.errors import SourceError, SourceUnavailableError
 
 __all__ = ["DemoResult", "demo"]
 
 #: How many event names the summary lists.
 TOP_EVENTS = 5
-#: A contact row holding what only a contact record tells (the queue's name, and a disconnect reason).
-_CONTACT_RECORD_DATA = sa.and_(CONTACTS.c.queue_name.is_not(None), CONTACTS.c.disconnect_reason.is_not(None))
+#: A contact row with a stored contact record whose data it holds (its disconnect reason, at least).
+_CONTACT_RECORD_DATA = sa.and_(
+    CONTACTS.c.disconnect_reason.is_not(None),
+    sa.exists().where(EVENTS.c.name == CONTACT_RECORD_EVENT, EVENTS.c.contact_id == CONTACTS.c.contact_id),
+)
+#: Attempts at storing contact data while the store is unavailable (a real source retries too).
+_STORE_ATTEMPTS = 4
+#: Seconds before the first retry; doubled each time.
+_STORE_BACKOFF = 0.25
 #: Seconds between two looks at the delivery counts while the simulation runs.
 _POLL_WHILE_SIMULATING = 0.25
 #: Seconds between two looks at the delivery counts while waiting for the worker.
@@ -165,15 +173,14 @@ class _DemoSink:
                 self._refused(1, f"contact record: {exc.reason}")
         if inputs:
             try:
-                self.records += self.store.ingest_contact_records(None, inputs).accepted
+                self.records += _stored(partial(self.store.ingest_contact_records, None, inputs)).accepted
             except SourceError as exc:
                 self._refused(len(inputs), f"contact records: {exc.reason}")
         for event in events:
             body = msgspec.json.encode(event)
             try:
-                self.events += self.store.ingest_contact_event(
-                    decode_contact_event(body), msgspec.json.decode(body)
-                ).accepted
+                decoded, raw = decode_contact_event(body), msgspec.json.decode(body)
+                self.events += _stored(partial(self.store.ingest_contact_event, decoded, raw)).accepted
             except SourceError as exc:
                 self._refused(1, f"contact event: {exc.reason}")
         if records or events:
@@ -182,6 +189,19 @@ class _DemoSink:
     def _refused(self, count: int, why: str) -> None:
         self.rejected += count
         self.first_error = self.first_error or why
+
+
+def _stored(call: Callable[[], IngestResult]) -> IngestResult:
+    """``call()``, retried with backoff while the store is unavailable, as Firehose and EventBridge retry a 503.
+
+    Safe: a failed store call wrote nothing, and a stored one is never stored twice (dedupe keys).
+    """
+    for attempt in range(_STORE_ATTEMPTS - 1):
+        try:
+            return call()
+        except SourceUnavailableError:
+            time.sleep(_STORE_BACKOFF * 2**attempt)  # backing off before a retry, as the real sources do
+    return call()
 
 
 def _bundled() -> dict[str, Any]:
