@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -13,11 +14,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from rich.console import Console
 
 from hub.cli._config import config
 from hub.cli._db import db
 from hub.cli._deliveries import deliveries
-from hub.cli._demo import demo
+from hub.cli._demo import DemoResult, _summary, demo
 from hub.cli._plugins import plugins
 from hub.db._models import AGENTS, CONTACTS
 from hub.runtime import AgentInput, PipelineFeed, scenario_inputs
@@ -166,6 +168,29 @@ def test_demo_refuses_an_unknown_scenario() -> None:
     result = CliRunner().invoke(demo, ["--scenarios", "--scenario", "no_such_thing"])
     assert result.exit_code == 2, result.output
     assert "inbound_voice" in result.output
+
+
+def _rendered(result: DemoResult) -> dict[str, int]:
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(_summary(result))
+    return _summary_rows(console.export_text())
+
+
+def test_demo_summary_counts_contact_data_only_when_it_was_fed() -> None:
+    fed = _rendered(
+        DemoResult("t", "n", contacts=3, contacts_with_record=2, contact_records=3, contact_events=9, contact_data=True)
+    )
+    assert (fed["contacts with a contact record"], fed["contact records"], fed["contact events"]) == (2, 3, 9)
+    scenarios = DemoResult("t", "n", contacts=3)
+    assert not {"contacts with a contact record", "contact records", "contact events"} & _rendered(scenarios).keys()
+
+
+def test_demo_is_incomplete_when_contact_data_was_refused() -> None:
+    ok = DemoResult("t", "n", deliveries={"succeeded": 4}, contact_data=True)
+    assert ok.complete
+    refused = DemoResult("t", "n", deliveries={"succeeded": 4}, contact_data=True, contact_rejected=1)
+    assert not refused.complete
+    assert _rendered(refused)["contact inputs rejected"] == 1
 
 
 # ---------------------------------------------------------------------------------------------- feeding
