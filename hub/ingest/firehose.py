@@ -176,7 +176,6 @@ class _Endpoint:
 
     async def __call__(self, request: Request) -> Response:
         header_id = request.headers.get(REQUEST_ID_HEADER)
-        request_id: str | None = None
         try:
             check_access_key(request.headers.get(ACCESS_KEY_HEADER), self.access_keys)
             version = request.headers.get(PROTOCOL_VERSION_HEADER)
@@ -185,26 +184,39 @@ class _Endpoint:
             check_json_content_type(request.headers)
             parse_common_attributes(request.headers.get("x-amz-firehose-common-attributes"))
             body = await read_body(request, self.limits.firehose.max_body_bytes)
-            parsed = await run_in_threadpool(
-                parse_request,
-                body,
-                content_encoding=request.headers.get("content-encoding"),
-                request_id_header=header_id,
-                limits=self.limits.firehose,
+        except SourceError as exc:
+            return self._refused(exc, header_id)
+        except Exception:
+            _log.exception("firehose %s request %s failed", self.kind, header_id)
+            return _response(500, error_body(header_id or "", "internal error"))
+        # one thread hop for the parsing and the storing: the event loop only moves bytes
+        status, answer = await run_in_threadpool(self.process, body, request.headers.get("content-encoding"), header_id)
+        return _response(status, answer)
+
+    def process(self, body: bytes, content_encoding: str | None, header_id: str | None) -> tuple[int, bytes]:
+        """Parse, decode and store one delivery; the response's status and body (runs in a worker thread)."""
+        request_id: str | None = None
+        try:
+            parsed = parse_request(
+                body, content_encoding=content_encoding, request_id_header=header_id, limits=self.limits.firehose
             )
             request_id = parsed.request_id
             if len(request_id) > MAX_REQUEST_ID:
                 raise MalformedRequestError(f"requestId is longer than {MAX_REQUEST_ID} characters")
-            result = await run_in_threadpool(self.store, f"{self.kind}:{request_id}", parsed)
+            result = self.store(f"{self.kind}:{request_id}", parsed)
         except SourceError as exc:
-            if exc.status_code >= 500:
-                _log.warning("firehose %s request %s not stored: %s", self.kind, request_id or header_id, exc.reason)
-            return _response(exc.status_code, error_body(request_id or header_id or "", exc.reason))
+            response = self._refused(exc, request_id or header_id)
+            return response.status_code, bytes(response.body)
         except Exception:
             _log.exception("firehose %s request %s failed", self.kind, request_id or header_id)
-            return _response(500, error_body(request_id or header_id or "", "internal error"))
+            return 500, error_body(request_id or header_id or "", "internal error")
         _log.debug("firehose %s request %s: %s", self.kind, request_id, result)
-        return _response(200, success_body(request_id))
+        return 200, success_body(request_id)
+
+    def _refused(self, exc: SourceError, request_id: str | None) -> Response:
+        if exc.status_code >= 500:
+            _log.warning("firehose %s request %s not stored: %s", self.kind, request_id, exc.reason)
+        return _response(exc.status_code, error_body(request_id or "", exc.reason))
 
 
 def firehose_router(sink: IngestSink, access_keys: tuple[str, ...], limits: IngestLimits) -> APIRouter:
