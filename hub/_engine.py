@@ -81,7 +81,10 @@ def _is_array_index(key: str) -> bool:
 
 def js_key_order(keys: list[str]) -> list[str]:
     """Keys in JavaScript object order: integer-like keys first (ascending), then insertion order."""
-    if not any(k[:1].isdigit() and _is_array_index(k) for k in keys):
+    for k in keys:
+        if k.isdigit() and _is_array_index(k):
+            break
+    else:  # no integer-like key (the usual case: contact ids are UUIDs)
         return keys
     ints = sorted((k for k in keys if _is_array_index(k)), key=int)
     return ints + [k for k in keys if not _is_array_index(k)]

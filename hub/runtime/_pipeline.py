@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import msgspec
 from sqlalchemy.engine import Engine
 
-from hub import Hub
+from hub import AgentEvents, ContactEvents, Hub
 from hub._agent import AgentStateChange
 from hub._contact import Contact, ContactSnapshot
 from hub._data import AgentData, AgentSnapshot, ContactData
@@ -182,6 +182,7 @@ class Pipeline:
         self._writer = None if _in_memory_sqlite(engine) else ThreadPoolExecutor(1, "connect-hub-writer")
         self._captured: list[tuple[str, Any]] = []
         self._routes: dict[str, tuple[bool, list[tuple[str, str]]]] = {}
+        self._names: tuple[str, ...] | None = None
         self.after_commit: list[Callable[[IngestResult], object]] = []
         """Called (on the writer thread) with the result after each committed batch that created deliveries."""
         self.publisher: Callable[[list[list[int]]], object] | None = None
@@ -220,8 +221,20 @@ class Pipeline:
                     state.contacts = {c.contact_id: c for c in snapshot.contacts}
                 except MalformedAgentDataError:
                     _log.warning("stored agent data of %s is unreadable; starting fresh", key)
-            session.bus.subscribe_all(self._capture)
+            for name in self._captured_names():
+                session.bus.subscribe(name, self._capture)
             self._agents[key] = state
+
+    def _captured_names(self) -> tuple[str, ...]:
+        """The engine's events worth capturing: kept in the event log or hooked by an enabled plugin.
+
+        Subscribing to these only (not to every event) spares the engine the per-update refresh
+        dispatches nobody stores or hooks; the captured events and their order are the same.
+        """
+        if self._names is None:
+            names = {e.value for e in AgentEvents} | {e.value for e in ContactEvents}
+            self._names = tuple(sorted(n for n in names if any(self._route(n))))
+        return self._names
 
     def _capture(self, data: Any, name: str) -> None:
         self._captured.append((name, data))
@@ -291,8 +304,7 @@ class Pipeline:
                 continue
             finally:
                 derive += time.perf_counter() - ta
-            if self._captured:
-                self._record(item, agent, received, batch, result)
+            self._record(item, agent, received, batch, result)  # also without events: contacts, agent row
         t2 = time.perf_counter()
         result.timings = {"restore": t1 - t0, "decode_derive": derive, "build_records": (t2 - t1) - derive}
         return result, batch
