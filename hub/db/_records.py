@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import msgspec
+
 __all__ = [
     "AgentRow",
     "BatchResult",
@@ -42,8 +44,7 @@ class DeliveryStatus(StrEnum):
     """Out of attempts or failed permanently; a dead letter until retried (terminal until then)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AgentRow:
+class AgentRow(msgspec.Struct, frozen=True, kw_only=True):
     """The state of one agent after an accepted snapshot.
 
     Identity fields (``arn``, ``username``, ``name``, routing profile) keep their stored value when
@@ -66,8 +67,7 @@ class AgentRow:
     agent_data: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StateChange:
+class StateChange(msgspec.Struct, frozen=True, kw_only=True):
     """One agent state transition (an ``agent_state_history`` row)."""
 
     agent_key: str
@@ -77,8 +77,7 @@ class StateChange:
     new_state_type: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ContactUpsert:
+class ContactUpsert(msgspec.Struct, frozen=True, kw_only=True):
     """What one input knows about a contact, versioned by ``source_ts``.
 
     Applied only when ``source_ts`` is not older than the stored one, or when it is a contact record
@@ -121,8 +120,7 @@ class ContactUpsert:
     voice_id_result: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EventRecord:
+class EventRecord(msgspec.Struct, frozen=True, kw_only=True):
     """One event for the log. ``(agent_key, seq)`` is unique: writing it again is a no-op."""
 
     name: str
@@ -134,8 +132,7 @@ class EventRecord:
     payload: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeliveryRecord:
+class DeliveryRecord(msgspec.Struct, frozen=True, kw_only=True):
     """One hook call for the outbox; a second record with the same ``idempotency_key`` is ignored.
 
     Point at its event with ``event_ref=(agent_key, seq)`` (an event of the same batch or an earlier

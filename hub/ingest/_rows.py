@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
-from dataclasses import fields
 from typing import Any
 
 import msgspec
 import sqlalchemy as sa
+from msgspec.structs import fields
 
 from hub._data import AgentData, AgentSnapshot, ContactData
 from hub.db import AgentRow, ContactUpsert, EventRecord
