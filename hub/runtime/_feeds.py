@@ -60,9 +60,15 @@ class PipelineFeed:
         self.agents: set[str] = set()
 
     def agent_data(self, agent_id: str, data: JSON) -> None:
-        """Buffer one agent's Streams agent data (``{snapshot, configuration}``)."""
-        self._pending.append(AgentInput(agent_id, "agent_data", data, source=self._source))
-        self.agents.add(agent_id)
+        """Buffer one agent's Streams agent data (``{snapshot, configuration}``).
+
+        The agent is keyed by its ARN (``configuration.agentARN``) when the data has one, as the browser
+        bridge and the Agent Event Stream key it and as contact records name it; else by ``agent_id``.
+        """
+        arn = (data.get("configuration") or {}).get("agentARN")
+        key = arn if isinstance(arn, str) and arn else agent_id
+        self._pending.append(AgentInput(key, "agent_data", data, source=self._source))
+        self.agents.add(key)
 
     def agent_event(self, record: JSON) -> None:
         """Not a Streams input."""
