@@ -47,7 +47,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hub import AgentSession, AgentStateChange, Contact, ContactSnapshot, Hub, HubError
+from hub import AgentEvents, AgentSession, AgentStateChange, Contact, ContactEvents, ContactSnapshot, Hub, HubError
 from hub._data import AgentConfiguration, AgentData, decode_agent_data, decode_configuration
 from hub.db import (
     ContactUpsert,
@@ -253,6 +253,7 @@ class DatabaseSink:
         self._kept: dict[str, tuple[bool, list[tuple[str, str]]]] = {}
         self._postgres = engine.dialect.name == "postgresql"
         self._configurations = _Configurations()
+        self._names: tuple[str, ...] | None = None
 
     # ------------------------------------------------------------------ protocol
     def is_healthy(self) -> bool:
@@ -356,6 +357,17 @@ class DatabaseSink:
         contact_id = data.contact_id if isinstance(data, Contact) else None
         capture.append(_Captured(str(name), extra, contact_id, route[1]))
 
+    def _captured_names(self) -> tuple[str, ...]:
+        """The engine's events worth capturing: stored in the event log or hooked by a plugin.
+
+        Subscribing to these only (not to every event) spares the engine the refresh dispatches that
+        nobody stores or hooks; the captured events and their order are the same.
+        """
+        if self._names is None:
+            names = {e.value for e in AgentEvents} | {e.value for e in ContactEvents}
+            self._names = tuple(sorted(n for n in names if is_persisted_event(n) or self._routes(n)))
+        return self._names
+
     def _session_for(self, db: Session, key: str, stored: Mapping[str, Any] | None) -> AgentSession:
         """The agent's session, rebuilt from the stored agent data unless it reflects exactly that row."""
         state = _AgentState(stored["snapshot_at"], stored["last_seq"]) if stored else _AgentState(None, 0)
@@ -373,7 +385,8 @@ class DatabaseSink:
                 _log.warning("stored agent data of %s could not be replayed; starting afresh", key)
                 self._hub.remove_session(key)
                 session = self._hub.session(key)
-        session.bus.subscribe_all(self._on_event)
+        for name in self._captured_names():
+            session.bus.subscribe(name, self._on_event)
         self._known[key] = state
         return session
 
