@@ -241,7 +241,7 @@ def test_pipeline_feed_ingests_the_agent_data_of_each_tick_as_one_batch() -> Non
     assert set(data) >= {"snapshot", "configuration"}
     # Keyed by the agent's ARN, as the bridge, the Agent Event Stream and contact records name agents.
     assert all(i.key == i.data["configuration"]["agentARN"] for i in fed)
-    assert all(":agent/" in key for key in feed.agents)
+    assert all(key.startswith("arn:aws:connect:") and "/agent/" in key for key in feed.agents)
     feed.agent_event({"EventType": "HEART_BEAT"})
     feed.contact_record({})
     feed.contact_event({})
