@@ -273,7 +273,11 @@ class Pipeline:
                 except BaseException as exc:
                     future.set_exception(exc)
             else:
-                future = self._writer.submit(self._commit, batch, result, generation)
+                try:
+                    future = self._writer.submit(self._commit, batch, result, generation)
+                except RuntimeError:  # closed: the derived batch will never be written
+                    self._invalidate()
+                    raise
         except BaseException:
             self._slots.release()
             raise
