@@ -2,11 +2,13 @@
 
 Every contact and agent hook records a ``start`` line, takes ``delay`` seconds (setting, default 0)
 so that a backlog builds up in the broker, then records a ``done`` line. Both lines carry the
-idempotency key and the attempt (see :func:`hubtest_common.record`).
+idempotency key and the attempt (see :func:`hubtest_common.record`), and the worker (the pool
+process's parent: the ``connect-hub worker`` process).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -18,11 +20,11 @@ CONNECT_HUB_API = "1.0"
 
 
 def _run(ctx: Any, hook: str) -> None:
-    record(ctx, hook, phase="start")
+    record(ctx, hook, phase="start", worker=os.getppid())
     delay = float(ctx.settings.get("delay", 0) or 0)
     if delay > 0:
         time.sleep(delay)
-    record(ctx, hook, phase="done")
+    record(ctx, hook, phase="done", worker=os.getppid())
 
 
 @hookimpl
