@@ -33,6 +33,8 @@ from typing import Any
 import sqlalchemy as sa
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # the hub of this checkout (the workers get it through PYTHONPATH)
+    sys.path.insert(0, str(REPO))
 
 
 def _load_pipeline_bench() -> Any:

@@ -82,14 +82,19 @@ Pair = tuple[str, str]
 
 # Statements built once (building aliases and column collections per call costs milliseconds).
 _MEMBERS = sa.select(_d.id, _d.status, _d.ordering_key, _d.plugin).where(_d.id.in_(sa.bindparam("ids", expanding=True)))
-#: The unfinished deliveries of one (ordering key, plugin), oldest first (the order check).
-_LIVE_OF_KEY = (
-    sa.select(_d.id, _d.status, _d.next_attempt_at)
-    .where(_d.ordering_key == sa.bindparam("okey"), _d.plugin == sa.bindparam("plugin"), _d.status.in_(_LIVE))
+#: The unfinished deliveries of some ordering keys, oldest first (the order check and the drain); the
+#: caller keeps the rows of the (key, plugin) pairs it asked about.
+_LIVE_OF_KEYS = (
+    sa.select(_d.id, _d.status, _d.ordering_key, _d.plugin, _d.next_attempt_at)
+    .where(
+        _d.ordering_key.in_(sa.bindparam("okeys", expanding=True)),
+        _d.plugin.in_(sa.bindparam("plugins", expanding=True)),
+        _d.status.in_(_LIVE),
+    )
     .order_by(_d.id)
 )
-_LIVE_UPTO = _LIVE_OF_KEY.where(_d.id <= sa.bindparam("last"))
-_LIVE_HEAD = _LIVE_OF_KEY.limit(sa.bindparam("n"))
+_LIVE_UPTO = _LIVE_OF_KEYS.where(_d.id <= sa.bindparam("last"))
+_LIVE_HEAD = _LIVE_OF_KEYS.limit(sa.bindparam("n"))
 #: PostgreSQL: locked, so a relay round (``SKIP LOCKED``) does not publish what a worker is claiming.
 _LIVE_UPTO_LOCKED = _LIVE_UPTO.with_for_update()
 _LIVE_HEAD_LOCKED = _LIVE_HEAD.with_for_update()
@@ -170,6 +175,8 @@ _ORPHANS = (
     .where(_d.id.in_(sa.bindparam("ids", expanding=True)), _d.status == "running")
     .values(status="pending", next_attempt_at=sa.bindparam("due"))
 )
+#: PostgreSQL: the worker's transactions do not wait for the WAL flush (see ``Executor.async_commit``).
+_ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
 _TOUCH = (
     sa.update(DELIVERIES)
     .where(_d.id.in_(sa.bindparam("ids", expanding=True)), _d.status == "running")
@@ -324,6 +331,12 @@ class Executor:
         message's remaining deliveries go back to the outbox (no attempt consumed) and nothing more is
         drained, which bounds a task by ``time_budget`` + one hook timeout (the Celery hard time limit
         is derived from it, see :func:`hub.runtime._celery.task_time_limits`).
+    :param async_commit: on PostgreSQL, commit the worker's transactions with ``synchronous_commit =
+        off`` (no wait for the WAL flush, ~2-3 ms per commit here). A database crash may then lose the
+        last fraction of a second of worker writes; those only move deliveries forward (claimed,
+        succeeded, retrying, dead), so losing them makes the deliveries run again with the same
+        idempotency keys (at least once), never lost: the deliveries themselves were committed by the
+        ingest, durably.
     """
 
     def __init__(
@@ -334,12 +347,14 @@ class Executor:
         *,
         rng: Callable[[], float] = random.random,
         time_budget: float | None = None,
+        async_commit: bool = True,
     ) -> None:
         self.engine = engine
         self.plugins = plugins
         self.workers = workers
         self.rng = rng
         self.time_budget = time_budget
+        self.async_commit = async_commit
         self._configs: dict[str, tuple[Any, AgentConfiguration]] = {}
         self._conn: Connection | None = None
         self._writer = engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
@@ -357,9 +372,13 @@ class Executor:
         """
         if self._conn is None:
             with self._writer.begin() as conn:
+                if self._postgres and self.async_commit:
+                    conn.execute(_ASYNC_COMMIT)
                 yield conn
             return
         with self._conn.begin():
+            if self._postgres and self.async_commit:
+                self._conn.execute(_ASYNC_COMMIT)
             yield self._conn
 
     # ------------------------------------------------------------------ messages
@@ -408,6 +427,8 @@ class Executor:
     def _run_message(self, groups: list[list[int]]) -> DeliveryOutcome:
         outcome = DeliveryOutcome()
         drains: list[_Batch] = []
+        # The whole message is one batch: its groups are claimed, run and recorded together (per key).
+        groups = [[i for group in groups for i in group]]
         for index, group in enumerate(groups):
             todo = group
             while todo:
@@ -462,6 +483,19 @@ class Executor:
         deferred: list[int] = []
         later: list[int] = []
         complete: set[Pair] = set()
+        keyed = [pair for pair in by_pair if pair is not None]
+        live: dict[Pair, list[Any]] = {pair: [] for pair in keyed}
+        if keyed:
+            query = _LIVE_UPTO_LOCKED if self._postgres else _LIVE_UPTO
+            params = {
+                "okeys": sorted({k for k, _p in keyed}),
+                "plugins": sorted({p for _k, p in keyed}),
+                "last": members[-1].id,
+            }
+            for other in db.execute(query, params):
+                rows_of_pair = live.get((other.ordering_key, other.plugin))
+                if rows_of_pair is not None:
+                    rows_of_pair.append(other)
         for pair, rows in by_pair.items():
             if pair is None:
                 for row in rows:
@@ -472,11 +506,11 @@ class Executor:
                 continue
             status = {row.id: row.status for row in rows}
             outcome.skipped += sum(1 for s in status.values() if s in _DONE)
-            query = _LIVE_UPTO_LOCKED if self._postgres else _LIVE_UPTO
-            live = db.execute(query, {"okey": pair[0], "plugin": pair[1], "last": rows[-1].id}).all()
             runnable = True
             careful = False
-            for other in live:
+            for other in live[pair]:
+                if other.id > rows[-1].id:
+                    break
                 if careful:
                     if other.id in status:
                         later.append(other.id)
@@ -496,16 +530,29 @@ class Executor:
             outcome.deferred += int(db.execute(_DEFER, {"ids": deferred, "due": due}).rowcount)
         return self._claim(db, _CLAIM, wanted, now), complete, later
 
-    def _claim_ready(self, db: Connection, pair: Pair, limit: int) -> _Batch:
-        """Claim the next ready deliveries of ``pair`` (the leading ``pending`` or due ``retrying`` ones)."""
+    def _claim_ready(self, db: Connection, pairs: set[Pair], limit: int) -> _Batch:
+        """Claim the next ready deliveries of ``pairs``: per pair the leading ``pending`` or due ``retrying`` ones."""
+        if not pairs:
+            return _Batch()
         now = _utcnow()
         query = _LIVE_HEAD_LOCKED if self._postgres else _LIVE_HEAD
+        params = {
+            "okeys": sorted({k for k, _p in pairs}),
+            "plugins": sorted({p for _k, p in pairs}),
+            "n": limit * len(pairs),
+        }
         wanted: list[int] = []
-        for row in db.execute(query, {"okey": pair[0], "plugin": pair[1], "n": limit}):
+        taking = dict.fromkeys(pairs, 0)
+        for row in db.execute(query, params):
+            pair = (row.ordering_key, row.plugin)
+            count = taking.get(pair)
+            if count is None or count < 0 or count >= limit:
+                continue
             if row.status == "pending" or (row.status == "retrying" and row.next_attempt_at <= now):
                 wanted.append(row.id)
+                taking[pair] = count + 1
             else:
-                break
+                taking[pair] = -1  # the key's next delivery is not ready (in flight, or a retry not due)
         return self._claim(db, _CLAIM_READY, wanted, now)
 
     def _claim(self, db: Connection, statement: sa.UpdateBase, wanted: list[int], now: dt.datetime) -> _Batch:
@@ -589,13 +636,9 @@ class Executor:
                 last_flush = time.monotonic()
         pairs = {c.pair for c in rows if c.pair is not None} if drain is None else set(drain)
         pairs = set() if progress.cut else pairs - progress.stopped
-        next_batch = _Batch()
         with self._tx() as db:
             self._record(db, progress)
-            for pair in sorted(pairs):
-                more = self._claim_ready(db, pair, DRAIN_BATCH)
-                next_batch.rows.extend(more.rows)
-                next_batch.events.update(more.events)
+            next_batch = self._claim_ready(db, pairs, DRAIN_BATCH)
         return next_batch, not progress.cut and not progress.stopped
 
     def _execute(self, claimed: _Claimed, event_row: Any) -> _Result:
