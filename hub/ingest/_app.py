@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from dynaconf import Dynaconf
@@ -20,6 +23,8 @@ from hub.ingest.firehose import firehose_router
 __all__ = ["HEALTH_PATH", "create_app"]
 
 HEALTH_PATH = "/healthz"
+#: The interpreter's thread switch interval while the app runs (seconds; Python's default is 0.005).
+SWITCH_INTERVAL_S = 0.0005
 
 
 class Health(BaseModel):
@@ -35,6 +40,24 @@ def _api_key_header(settings: Any) -> str:
         if isinstance(value, str) and value.strip():
             return value.strip()
     return DEFAULT_API_KEY_HEADER
+
+
+@asynccontextmanager
+async def _short_switch_interval(_app: FastAPI) -> AsyncIterator[None]:
+    """Run with a short thread switch interval (:data:`SWITCH_INTERVAL_S`), restored at shutdown.
+
+    A request's transaction runs in a worker thread and spends much of its time in the database
+    driver, without the GIL; meanwhile the next request's thread decodes. Each time the transaction's
+    thread comes back from the driver it waits for the GIL, up to the whole switch interval (5 ms by
+    default) per statement; with a short interval it gets it back sooner, so the serialised part of
+    a batch, and a batch's latency, shrink when requests overlap.
+    """
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
 
 
 def create_app(
@@ -62,6 +85,7 @@ def create_app(
         basic_password=ingest.eventbridge_basic_password,
     )
     app = FastAPI(
+        lifespan=_short_switch_interval,
         title="Connect Hub ingest",
         version="0.1.0",
         description=(
