@@ -95,9 +95,6 @@ _LIVE_OF_KEYS = (
 )
 _LIVE_UPTO = _LIVE_OF_KEYS.where(_d.id <= sa.bindparam("last"))
 _LIVE_HEAD = _LIVE_OF_KEYS.limit(sa.bindparam("n"))
-#: PostgreSQL: locked, so a relay round (``SKIP LOCKED``) does not publish what a worker is claiming.
-_LIVE_UPTO_LOCKED = _LIVE_UPTO.with_for_update()
-_LIVE_HEAD_LOCKED = _LIVE_HEAD.with_for_update()
 _RETURNED = (
     _d.id,
     _d.plugin,
@@ -486,7 +483,7 @@ class Executor:
         keyed = [pair for pair in by_pair if pair is not None]
         live: dict[Pair, list[Any]] = {pair: [] for pair in keyed}
         if keyed:
-            query = _LIVE_UPTO_LOCKED if self._postgres else _LIVE_UPTO
+            query = _LIVE_UPTO
             params = {
                 "okeys": sorted({k for k, _p in keyed}),
                 "plugins": sorted({p for _k, p in keyed}),
@@ -535,7 +532,7 @@ class Executor:
         if not pairs:
             return _Batch()
         now = _utcnow()
-        query = _LIVE_HEAD_LOCKED if self._postgres else _LIVE_HEAD
+        query = _LIVE_HEAD
         params = {
             "okeys": sorted({k for k, _p in pairs}),
             "plugins": sorted({p for _k, p in pairs}),
