@@ -25,12 +25,17 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from celery import Celery, signals
+from celery.worker import state as worker_state
+from kombu.transport.virtual import Transport as VirtualTransport
 
 from hub.config import HubSettings, WorkersSettings, hub_settings, load_settings
 from hub.db import create_engine_from_url
@@ -92,6 +97,11 @@ def create_app(options: RuntimeOptions) -> Celery:
         "worker_send_task_events": False,
         "task_send_sent_event": False,
     }
+    if options.broker.kind == "redis":
+        # A hung Redis (frozen, not restarted) fails a command after this instead of blocking it forever:
+        # the relay's publish in the pipeline's writer thread. Consumers poll with 1 s BRPOPs, well below.
+        conf["broker_transport_options"].setdefault("socket_timeout", 10.0)
+        conf["broker_transport_options"].setdefault("socket_connect_timeout", 5.0)
     if options.broker.embedded:
         conf["worker_enable_remote_control"] = False
         conf["broker_transport_options"]["control_folder"] = str((options.broker.folder or Path(".")) / "control")
@@ -165,12 +175,50 @@ def _on_worker_process_init(**_: Any) -> None:
 
 
 @signals.worker_ready.connect  # type: ignore[untyped-decorator]
-def _on_worker_ready(**_: Any) -> None:
+def _on_worker_ready(sender: Any = None, **_: Any) -> None:
     """Readiness probe: with ``HUB_WORKER_READY_DIR`` set, write ``<dir>/<pid>.ready`` once consuming."""
+    transport = getattr(getattr(sender, "connection", None), "transport", None)
+    if isinstance(transport, VirtualTransport):
+        _quick_warm_shutdown(transport)
     folder = os.environ.get(READY_DIR_ENVVAR)
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         (Path(folder) / f"{os.getpid()}.ready").write_text(str(os.getpid()))
+
+
+def _shutdown_requested() -> bool:
+    return worker_state.should_stop is not None or worker_state.should_terminate is not None
+
+
+def _quick_warm_shutdown(transport: VirtualTransport) -> None:
+    """Let a polling (virtual: ``hubfs://``) transport's worker start its warm shutdown at once.
+
+    Celery's blocking loop for such transports polls ``drain_events(timeout=2.0)`` and, once the shutdown
+    flag is set, polls one more cycle, so SIGTERM took up to 4 s to reach the pool. Here (main process
+    only) SIGTERM also ends the current poll when it interrupted the poll's sleep (the transport's own
+    ``drain_events`` frame: no message is in hand there), and no new poll starts after the flag is set.
+    A message left unfetched stays in the queue; nothing in progress is cut short (the pool still
+    finishes its tasks: warm shutdown).
+    """
+    poll: Callable[..., Any] = transport.drain_events
+    poll_code = VirtualTransport.drain_events.__code__
+
+    def drain_events(connection: Any, timeout: float | None = None) -> Any:
+        if _shutdown_requested():
+            raise TimeoutError("warm shutdown: no new poll")
+        return poll(connection, timeout=timeout)
+
+    transport.drain_events = drain_events  # type: ignore[method-assign]
+    celery_handler = signal.getsignal(signal.SIGTERM)
+    if not callable(celery_handler):
+        return
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        celery_handler(signum, frame)  # sets the warm shutdown flag
+        if frame is not None and frame.f_code is poll_code and _shutdown_requested():
+            raise TimeoutError("warm shutdown: poll ended")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 @signals.worker_process_shutdown.connect  # type: ignore[untyped-decorator]
