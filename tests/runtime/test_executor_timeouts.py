@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,11 @@ PLUGIN_SOURCE = textwrap.dedent(
         with (out / "calls.jsonl").open("a") as fh:
             fh.write(json.dumps(line) + "\\n")
         if ctx.attempt > 1:
+            return
+        if os.environ["HUBTEST_SLEEPER_MODE"] == "wait":
+            (out / "started").write_text(str(os.getpid()))
+            while not (out / "release").exists():
+                time.sleep(0.02)
             return
         if os.environ["HUBTEST_SLEEPER_MODE"] == "sleep":
             try:
@@ -126,3 +134,42 @@ def test_a_hook_stuck_beyond_signals_is_stopped_by_the_hard_time_limit(
     assert delivery.attempts == 2
     log = (tmp_path / "workers.log").read_text()
     assert "Hard time limit (11.0s) exceeded" in log
+
+
+def test_warm_shutdown_finishes_the_running_hook_and_records_it(
+    tmp_path: Path, sleeper: Path, plugin_path: str, runtimes: list[LocalRuntime]
+) -> None:
+    """SIGTERM while a hook runs (embedded broker): the worker stops polling at once, lets the hook finish,
+    records it, and exits; the delivery is not run again."""
+    env = make_env(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'hub.sqlite3'}",
+        "embedded://",
+        [],
+        HUB_PLUGINS__MODULES='["hubtest_sleeper"]',
+        HUBTEST_SLEEPER_DIR=str(sleeper),
+        HUBTEST_SLEEPER_MODE="wait",
+    )
+    worker_env = {"PYTHONPATH": os.pathsep.join([str(sleeper), plugin_path, os.environ.get("PYTHONPATH", "")])}
+    rt = LocalRuntime(env, workers=1, concurrency=1, worker_env=worker_env)
+    runtimes.append(rt)
+    with rt:
+        assert rt.pipeline is not None and rt.engine is not None
+        rt.pipeline.ingest(inputs_for("jane", scenario("inbound_voice")))
+        deadline = time.monotonic() + 60
+        while not (sleeper / "started").exists():
+            assert time.monotonic() < deadline, "the hook did not start"
+            rt.check_workers()
+            time.sleep(0.02)
+        (proc,) = rt.procs
+        proc.send_signal(signal.SIGTERM)
+        with pytest.raises(subprocess.TimeoutExpired):  # warm: it waits for the running hook
+            proc.wait(1.0)
+        (sleeper / "release").touch()
+        proc.wait(30)
+        assert proc.returncode == 0
+        with session_scope(rt.engine, write=False) as db:
+            (delivery,) = list_deliveries(db, plugin="hubtest_sleeper")
+    assert (delivery.status.value, delivery.attempts) == ("succeeded", 1)
+    calls = [json.loads(x) for x in (sleeper / "calls.jsonl").read_text().splitlines()]
+    assert [c["attempt"] for c in calls] == [1]
