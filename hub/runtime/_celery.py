@@ -97,11 +97,6 @@ def create_app(options: RuntimeOptions) -> Celery:
         "worker_send_task_events": False,
         "task_send_sent_event": False,
     }
-    if options.broker.kind == "redis":
-        # A hung Redis (frozen, not restarted) fails a command after this instead of blocking it forever:
-        # the relay's publish in the pipeline's writer thread. Consumers poll with 1 s BRPOPs, well below.
-        conf["broker_transport_options"].setdefault("socket_timeout", 10.0)
-        conf["broker_transport_options"].setdefault("socket_connect_timeout", 5.0)
     if options.broker.embedded:
         conf["worker_enable_remote_control"] = False
         conf["broker_transport_options"]["control_folder"] = str((options.broker.folder or Path(".")) / "control")
