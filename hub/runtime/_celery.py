@@ -91,6 +91,9 @@ def create_app(options: RuntimeOptions) -> Celery:
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "broker_transport_options": dict(options.broker.transport_options),
         "broker_connection_retry_on_startup": True,
+        # Reconnect to the broker forever (every 30 s at most): Celery's default, 100 attempts, makes a worker
+        # exit after a ~45 min broker outage, and nothing restarts it under `docker compose` (no restart policy).
+        "broker_connection_max_retries": None,
         "task_default_queue": options.queue,
         "task_create_missing_queues": True,
         "worker_hijack_root_logger": False,
