@@ -40,7 +40,7 @@ from hubtest_common import read
 from kombu import Connection
 
 from hub.db import list_deliveries, session_scope
-from hub.runtime import AgentInput, Pipeline, Relay
+from hub.runtime import AgentInput, Pipeline, Relay, create_app
 from hub.runtime._local import LocalRuntime
 
 from .conftest import RuntimeFactory, make_env
@@ -208,7 +208,7 @@ def diagnostics(rt: LocalRuntime, broker: PrivateBroker, tmp_path: Path) -> str:
     return f"counts: {rt.counts()}\nrelay: {relay}\nworkers:\n{workers}\nbroker:\n{broker.log_tail(1500)}"
 
 
-def check_outcome(rt: LocalRuntime, expected: list[str], lines: list[dict[str, Any]]) -> dict[str, int]:
+def check_outcome(rt: LocalRuntime, expected: list[str], lines: list[dict[str, Any]]) -> dict[str, float]:
     """The assertions of the module docstring; returns a few numbers for the report."""
     assert rt.engine is not None
     with session_scope(rt.engine, write=False) as db:
@@ -258,7 +258,7 @@ def check_outcome(rt: LocalRuntime, expected: list[str], lines: list[dict[str, A
 
 def run_restart(
     rt: LocalRuntime, broker: PrivateBroker, tmp_path: Path, stop_signal: signal.Signals
-) -> tuple[dict[str, int], Feeder]:
+) -> tuple[dict[str, float], Feeder]:
     """Feed, restart ``broker`` mid-stream, feed more, wait for the end, check it (module docstring)."""
     assert rt.pipeline is not None and rt.relay is not None
     queue = rt.options.queue
@@ -390,3 +390,11 @@ def test_rabbitmq_keeps_published_messages_across_restarts(
     rt.stop()
     done = {line["key"] for line in read(tmp_path / f"{PLUGIN}.jsonl") if line["phase"] == "done"}
     assert done == set(keys)
+
+
+def test_workers_retry_the_broker_forever(runtime_factory: RuntimeFactory, tmp_path: Path, sqlite_url: str) -> None:
+    """A worker never gives up reconnecting (Celery's default: exit after 100 attempts, ~45 minutes)."""
+    rt = runtime_factory(
+        make_env(tmp_path, sqlite_url, "redis://127.0.0.1:1/0", [PLUGIN], HUB_PLUGINS__MODULES=f'["{PLUGIN}"]')
+    )
+    assert create_app(rt.options).conf.broker_connection_max_retries is None
