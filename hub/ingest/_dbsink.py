@@ -27,8 +27,15 @@ Contact rows: AES contacts carry their Streams state, a contact record sets ``en
 the state its type implies (:data:`hub.ingest._rows.CONTACT_EVENT_STATES`); the upsert keeps ``ended``
 once stored and lets a contact record apply over the live feeds (:class:`hub.db.ContactUpsert`).
 
-Speed: each agent's configuration is converted once while it does not change, and the cyclic garbage
-collector is paused while a request is decoded and applied (:func:`hub.ingest._http.collector_paused`).
+Contact rows of Streams agent data (the browser bridge) follow the same rules, from the snapshot's
+contacts (:func:`hub.ingest._rows.streams_contact_upserts`, ``source="streams"``).
+
+Speed (``bench/ingest.py``): a request's records are converted before the serialised transaction,
+straight into the engine's typed agent data (:func:`hub.sources.agent_events.to_engine_snapshot`; each
+agent's configuration once while it does not change), so a concurrent request's conversion overlaps
+this one's database work; a conversion failure is raised only if its record is applied. Sessions
+deliver only the events stored or hooked (no refresh dispatches). The cyclic garbage collector is paused
+while a request is decoded and applied (:func:`hub.ingest._http.collector_paused`).
 """
 
 from __future__ import annotations
