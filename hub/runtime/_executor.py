@@ -425,27 +425,21 @@ class Executor:
         outcome = DeliveryOutcome()
         drains: list[_Batch] = []
         # The whole message is one batch: its groups are claimed, run and recorded together (per key).
-        groups = [[i for group in groups for i in group]]
-        for index, group in enumerate(groups):
-            todo = group
-            while todo:
-                if self._out_of_time():
-                    rest = todo + [i for g in groups[index + 1 :] for i in g]
-                    with self._tx() as db:
-                        outcome.deferred += int(db.execute(_DEFER, {"ids": rest, "due": _utcnow()}).rowcount)
-                    return outcome
+        todo = [i for group in groups for i in group]
+        while todo:
+            finished = False
+            if not self._out_of_time():
                 with self._tx() as db:
                     batch, complete, todo = self._claim_group(db, todo, outcome)
-                if not batch.rows:
-                    break
-                drain, finished = self._run_batch(batch, outcome, drain=set() if todo else complete)
-                drains.append(drain)
-                if todo and not finished:  # stopped on a retry (or the budget): the rest waits, no attempt
-                    due = _utcnow() + dt.timedelta(seconds=DEFER_SECONDS)
-                    with self._tx() as db:
-                        outcome.deferred += int(db.execute(_DEFER, {"ids": todo, "due": due}).rowcount)
-                        db.execute(_ORPHANS, {"ids": todo, "due": due})
-                    break
+                if batch.rows:
+                    drain, finished = self._run_batch(batch, outcome, drain=set() if todo else complete)
+                    drains.append(drain)
+            if todo and not finished:  # out of time, or stopped on a retry: the rest waits, no attempt
+                due = _utcnow() + dt.timedelta(seconds=0 if self._out_of_time() else DEFER_SECONDS)
+                with self._tx() as db:
+                    outcome.deferred += int(db.execute(_DEFER, {"ids": todo, "due": due}).rowcount)
+                    db.execute(_ORPHANS, {"ids": todo, "due": due})
+                break
         budget = DRAIN_LIMIT
         for first in drains:
             batch = first

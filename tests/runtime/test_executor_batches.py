@@ -242,6 +242,13 @@ def test_past_the_time_budget_the_rest_goes_back_without_an_attempt(
     assert {(d.status.value, d.attempts) for d in done[1:]} == {("pending", 0)}
 
 
+def test_a_message_arriving_past_its_budget_goes_back_whole(engine: Engine, plugins: HubPlugins) -> None:
+    ids = state_changes(engine, plugins)
+    outcome = Executor(engine, plugins, workers(), time_budget=0.0).run_message([ids[:2], ids[2:]])
+    assert (outcome.ran, outcome.deferred) == ([], len(ids))
+    assert {(d.status.value, d.attempts) for d in rows(engine, ids)} == {("pending", 0)}
+
+
 def test_a_hung_hook_on_the_main_thread_is_interrupted(
     engine: Engine, plugins: HubPlugins, scripted: Scripted, tmp_path: Path
 ) -> None:
