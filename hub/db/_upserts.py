@@ -213,12 +213,18 @@ def _insert_events(
     keyed = [_event_row(e, now) for e in events if e.agent_key is not None and e.seq is not None]
     plain = [_event_row(e, now) for e in events if e.agent_key is None or e.seq is None]
     conflict = 'ON CONFLICT ("agent_key", "seq") DO NOTHING'
-    returned = bulk_insert(
-        session, EVENTS, _EVENT_COLUMNS, keyed, on_conflict=conflict, returning=("id", "agent_key", "seq")
-    )
-    ids = {(agent, seq): id_ for id_, agent, seq in returned}
     # Ids are allocated in input order (one statement per chunk, chunks in order; INSERT never runs
-    # in parallel), so sorting them restores the input order.
+    # in parallel), so sorting them restores the input order; only the ids come back (no long keys).
+    returned = bulk_insert(session, EVENTS, _EVENT_COLUMNS, keyed, on_conflict=conflict, returning=("id",))
+    inserted = sorted(r[0] for r in returned)
+    if len(inserted) == len(keyed):  # nothing skipped: the i-th id is the i-th row's
+        ids = {(row[0], row[2]): id_ for id_, row in zip(inserted, keyed, strict=True)}
+    elif inserted:  # some were stored already: read which (agent, seq) each new id is
+        new_ids = set(inserted)
+        stored = _lookup_events(session, {(row[0], row[2]) for row in keyed})
+        ids = {ref: id_ for ref, id_ in stored.items() if id_ in new_ids}
+    else:
+        ids = {}
     plain_ids = sorted(r[0] for r in bulk_insert(session, EVENTS, _EVENT_COLUMNS, plain, returning=("id",)))
     return ids, plain_ids
 
@@ -267,10 +273,16 @@ def _insert_deliveries(
         for d in deliveries
     ]
     conflict = 'ON CONFLICT ("idempotency_key") DO NOTHING'
-    returned = bulk_insert(
-        session, DELIVERIES, _DELIVERY_COLUMNS, rows, on_conflict=conflict, returning=("id", "ordering_key", "plugin")
-    )
-    return sorted((int(i), okey, plugin) for i, okey, plugin in returned)
+    returned = bulk_insert(session, DELIVERIES, _DELIVERY_COLUMNS, rows, on_conflict=conflict, returning=("id",))
+    ids = sorted(int(r[0]) for r in returned)
+    if len(ids) == len(rows):  # nothing skipped: ids follow the input order, as for events
+        return [(id_, d.ordering_key, d.plugin) for id_, d in zip(ids, deliveries, strict=True)]
+    if not ids:
+        return []
+    c = DELIVERIES.c  # a primary-key range read, keeping the new ids
+    new_ids = set(ids)
+    query = sa.select(c.id, c.ordering_key, c.plugin).where(c.id.between(ids[0], ids[-1])).order_by(c.id)
+    return [(int(i), okey, plugin) for i, okey, plugin in session.execute(query) if i in new_ids]
 
 
 def _receipt_rows(receipts: Iterable[Receipt], now: dt.datetime) -> list[tuple[str, str, dt.datetime]]:

@@ -72,9 +72,8 @@ _CHANNELS: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class AgentInput:
-    """One input for one agent.
+class AgentInput(msgspec.Struct, frozen=True):
+    """One input for one agent (an immutable struct: cheap to build by the thousand).
 
     :param key: the agent's key (ARN or username).
     :param kind: ``snapshot`` (a ``GetAgentSnapshot`` snapshot), ``configuration`` (an agent

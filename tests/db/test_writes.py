@@ -263,6 +263,36 @@ def test_rewriting_a_batch_inserts_nothing_new(engine: Engine) -> None:
         assert session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 2
 
 
+def test_a_batch_overlapping_a_stored_one_maps_only_its_new_rows(engine: Engine) -> None:
+    """Some rows already stored: the new ids are mapped to their own (agent, seq) and groups."""
+    with session_scope(engine) as session:
+        first = write_batch(session, events=[event(1), event(2)], deliveries=[delivery(1), delivery(2)])
+    with session_scope(engine) as session:
+        second = write_batch(
+            session,
+            events=[event(2), event(3), event(4)],
+            deliveries=[delivery(2), delivery(3), delivery(3, plugin="q"), delivery(4)],
+            deliveries_queued=True,
+        )
+    assert second.events_inserted == 2
+    assert second.event_ids["a1", 2] == first.event_ids["a1", 2]
+    assert second.event_ids["a1", 3] < second.event_ids["a1", 4]
+    assert len(second.delivery_ids) == 3
+    with session_scope(engine, write=False) as session:
+        rows = {
+            r.id: (r.event_id, r.plugin, r.status)
+            for r in session.execute(sa.select(Delivery.id, Delivery.event_id, Delivery.plugin, Delivery.status))
+        }
+    assert [rows[i] for i in second.delivery_ids] == [
+        (second.event_ids["a1", 3], "p", "queued"),
+        (second.event_ids["a1", 3], "q", "queued"),
+        (second.event_ids["a1", 4], "p", "queued"),
+    ]
+    # Per (ordering key, plugin): p's two new deliveries together, q's alone.
+    p3, q3, p4 = second.delivery_ids
+    assert second.delivery_groups == [[p3, p4], [q3]]
+
+
 def test_deliveries_can_refer_to_events_of_an_earlier_batch(engine: Engine) -> None:
     with session_scope(engine) as session:
         ids = write_batch(session, events=[event(1)]).event_ids
