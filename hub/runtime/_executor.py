@@ -1,25 +1,31 @@
 """Executing deliveries on a worker: order check, batched claim, hook call with a timeout, retries, drain.
 
 A broker message carries *groups*: the ids of deliveries of one (ordering key, plugin), in order. The
-executor handles a group as a batch, in two write transactions whatever its size:
+executor handles the whole message as one batch, in two write transactions whatever its size (the rules
+apply per (ordering key, plugin)):
 
-1. **claim** (one transaction): the group's rows and the unfinished deliveries of its (ordering key,
-   plugin) up to its last id are read; the leading run of the group's ``queued``/``running`` rows
-   that nothing earlier is waiting before (no unfinished delivery of the key that is not part of the
-   group precedes them) becomes ``running`` with ``attempts + 1`` in ONE ``UPDATE ... RETURNING``, and
-   their events (with the agent row and the referenced snapshot) are read in ONE query. Group rows
-   behind an earlier unfinished delivery go back to ``pending`` without consuming an attempt (the
-   worker finishing the earlier one drains them, or the relay republishes them); rows already finished
-   (a duplicate message) are skipped. ``running`` is claimed again: a redelivery after a worker died;
+1. **claim** (one transaction): the message's rows and the unfinished deliveries of its keys up to its
+   last id are read (two queries); per group, the leading run of ``queued``/``running`` rows that no
+   unfinished delivery outside the group precedes becomes ``running`` with ``attempts + 1`` in ONE
+   ``UPDATE ... RETURNING``, and their events (with the agent row and the referenced snapshot) are read
+   in ONE query. Group rows behind an earlier unfinished delivery go back to ``pending`` without
+   consuming an attempt (the worker finishing the earlier one drains them, or the relay republishes
+   them); rows already finished (a duplicate message) are skipped. A ``running`` row is a redelivery
+   after a worker died: such a group is claimed one ``running`` row at a time, and a delivery claimed
+   past its attempt limit that way becomes a dead letter without running. The ``UPDATE`` re-checks each
+   row's status; a row that changed since the reads gives back the rows behind it (no row locks needed);
 2. **run** the hooks in id order, each bounded by its plugin's ``hook_timeout`` (``SIGALRM`` on the main
-   thread of a prefork pool process, a helper thread elsewhere);
+   thread of a prefork pool process, a helper thread elsewhere), none after the time budget;
 3. **record** (one transaction): the successes in one statement; a failure stops the rest of its
    (ordering key, plugin): the failed delivery is retried at ``now + U(0, min(backoff_max, backoff_base ·
    2^(attempt-1)))`` (exponential backoff, full jitter, kept in the database) or, at the plugin's attempt
    limit, becomes a dead letter (which does not block what follows); the claimed deliveries behind a
    retry go back to ``pending`` with their ``attempts`` restored (they were counted at the claim but did
-   not run). The same transaction claims the next ready deliveries of the key (the *drain*, run after the
-   message's groups), so a contact's hook calls follow each other without a relay round trip.
+   not run). The same transaction claims the next ready deliveries of the keys that completed (the
+   *drain*, run after the message's own deliveries), so a contact's hook calls follow each other without
+   a relay round trip.
+
+On PostgreSQL these transactions commit with ``synchronous_commit = off`` (see ``Executor``).
 
 At-least-once: a worker killed after running hook *k* of a claimed batch but before recording it leaves
 the whole batch ``running``; the redelivered message (or the relay's stale requeue) runs every one of
