@@ -1,15 +1,22 @@
-"""``collector_paused``: one process-wide pause shared by concurrent requests."""
+"""The interpreter settings of the ingest app: the collector pause shared by concurrent requests, the
+frozen start-up heap and the short thread switch interval while the app serves."""
 
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 
-from hub.ingest import _http
+from hub.db import create_engine_from_url
+from hub.ingest import HEALTH_PATH, DatabaseSink, _http, create_app
+from hub.ingest._app import SWITCH_INTERVAL_S
 from hub.ingest._http import collector_paused
+
+from .conftest import make_settings
 
 
 @pytest.fixture(autouse=True)
@@ -76,3 +83,16 @@ def test_a_collector_disabled_elsewhere_stays_disabled() -> None:
     with collector_paused():
         pass
     assert not gc.isenabled()
+
+
+def test_the_serving_app_freezes_the_start_up_heap_and_shortens_the_switch_interval() -> None:
+    sink = DatabaseSink(create_engine_from_url("sqlite://"))
+    app = create_app(make_settings(), sink)
+    interval = sys.getswitchinterval()
+    assert gc.get_freeze_count() == 0
+    with TestClient(app) as client:
+        assert client.get(HEALTH_PATH).status_code == 200
+        assert gc.get_freeze_count() > 0
+        assert sys.getswitchinterval() == SWITCH_INTERVAL_S
+    assert gc.get_freeze_count() == 0
+    assert sys.getswitchinterval() == interval
