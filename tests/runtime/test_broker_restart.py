@@ -56,7 +56,11 @@ HOOK_DELAY = 0.1
 #: ``workers.hook_timeout`` (well below ``relay.stale_after``, as the settings documentation asks).
 HOOK_TIMEOUT = 1.0
 #: ``relay.stale_after``: how long a queued/running delivery may go untouched before it is requeued.
-STALE_AFTER = 4.0
+#: Small with Redis: its restart loses the messages it held, the stale requeue is the recovery under
+#: test. Longer with RabbitMQ, which keeps its messages (durable queue, persistent messages, unacked ones
+#: redelivered) - but not deliveries that a task cancelled at the connection loss had claimed for its
+#: *drain*: no message refers to them, so they too wait for the stale requeue.
+STALE_AFTER = {"redis": 4.0, "rabbitmq": 8.0}
 #: Seconds between two feeder batches (load shaping, not synchronisation).
 FEED_PACE = 0.1
 #: Agents fed at once (one input of each per batch).
@@ -177,17 +181,17 @@ class Feeder(threading.Thread):
             raise self.failure
 
 
-def restart_env(tmp_path: Path, database_url: str, broker_url: str, **extra: str) -> dict[str, str]:
-    """Settings: the ``hubtest_restart`` plugin (slow hooks, 8 attempts), a small stale timeout."""
+def restart_env(tmp_path: Path, database_url: str, broker: PrivateBroker, **extra: str) -> dict[str, str]:
+    """Settings: the ``hubtest_restart`` plugin (slow hooks, 8 attempts), the stale timeout for ``broker``."""
     return make_env(
         tmp_path,
         database_url,
-        broker_url,
+        broker.url,
         [PLUGIN],
         HUB_PLUGINS__MODULES=f'["{PLUGIN}"]',
         HUB_PLUGINS__HUBTEST_RESTART__DELAY=str(HOOK_DELAY),
         HUB_PLUGINS__HUBTEST_RESTART__MAX_ATTEMPTS="8",
-        HUB_RELAY__STALE_AFTER=str(STALE_AFTER),
+        HUB_RELAY__STALE_AFTER=str(STALE_AFTER[broker.kind]),
         HUB_WORKERS__HOOK_TIMEOUT=str(HOOK_TIMEOUT),
         HUB_RELAY__MAX_DELIVERIES_PER_MESSAGE="4",
         **extra,
@@ -201,11 +205,29 @@ def publish_failures(relay: Relay) -> int:
 
 
 def diagnostics(rt: LocalRuntime, broker: PrivateBroker, tmp_path: Path) -> str:
-    """Counts, relay totals and log tails, for failure messages."""
+    """Counts, unfinished deliveries, relay totals, the broker's queues and log tails, for failure messages."""
     log = tmp_path / "workers.log"
     workers = log.read_text(errors="replace")[-3000:] if log.exists() else ""
     relay = rt.relay.totals if rt.relay is not None else None
-    return f"counts: {rt.counts()}\nrelay: {relay}\nworkers:\n{workers}\nbroker:\n{broker.log_tail(1500)}"
+    assert rt.engine is not None
+    with session_scope(rt.engine, write=False) as db:
+        rows = list_deliveries(db, plugin=PLUGIN, limit=1_000_000)
+    stuck_keys = {d.ordering_key for d in rows if d.status.value not in ("succeeded", "dead")}
+    open_rows = [
+        (d.id, d.idempotency_key, d.ordering_key, d.status.value, d.attempts)
+        for d in sorted(rows, key=lambda d: d.id)
+        if d.ordering_key in stuck_keys
+    ]
+    queues = ""
+    if isinstance(broker, PrivateRabbitMQ) and broker.ready():
+        try:
+            queues = broker.rabbitmqctl("list_queues", "name", "messages_ready", "messages_unacknowledged", "consumers")
+        except (RuntimeError, OSError) as exc:
+            queues = repr(exc)
+    return (
+        f"counts: {rt.counts()}\nunfinished and their ordering keys: {open_rows[:40]}\n"
+        f"relay: {relay}\nqueues: {queues}\nworkers:\n{workers}\nbroker:\n{broker.log_tail(1500)}"
+    )
 
 
 def check_outcome(rt: LocalRuntime, expected: list[str], lines: list[dict[str, Any]]) -> dict[str, float]:
@@ -331,7 +353,7 @@ def test_redis_restarted_mid_stream_loses_nothing(
     tmp_path: Path,
     postgres_url: str,
 ) -> None:
-    rt = runtime_factory(restart_env(tmp_path, postgres_url, private_redis.url), workers=2, concurrency=1)
+    rt = runtime_factory(restart_env(tmp_path, postgres_url, private_redis), workers=2, concurrency=1)
     with rt:
         numbers, _ = run_restart(rt, private_redis, tmp_path, stop_signal)
     # Without persistence the restarted Redis held none of the waiting messages: the outbox brought
@@ -347,7 +369,7 @@ def test_rabbitmq_restarted_mid_stream_loses_nothing(
     tmp_path: Path,
     postgres_url: str,
 ) -> None:
-    rt = runtime_factory(restart_env(tmp_path, postgres_url, private_rabbitmq.url), workers=2, concurrency=1)
+    rt = runtime_factory(restart_env(tmp_path, postgres_url, private_rabbitmq), workers=2, concurrency=1)
     with rt:
         run_restart(rt, private_rabbitmq, tmp_path, stop_signal)
         listed = private_rabbitmq.rabbitmqctl("list_queues", "-q", "--no-table-headers", "name", "durable")
@@ -358,7 +380,7 @@ def test_rabbitmq_keeps_published_messages_across_restarts(
     private_rabbitmq: PrivateRabbitMQ, runtime_factory: RuntimeFactory, tmp_path: Path, postgres_url: str
 ) -> None:
     """Published, not yet consumed messages survive a graceful stop and a SIGKILL of the node."""
-    rt = runtime_factory(restart_env(tmp_path, postgres_url, private_rabbitmq.url), workers=2, concurrency=1)
+    rt = runtime_factory(restart_env(tmp_path, postgres_url, private_rabbitmq), workers=2, concurrency=1)
     rt.start(start_workers=False, start_relay=False)
     assert rt.pipeline is not None and rt.relay is not None
     keys: list[str] = []
