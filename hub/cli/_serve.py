@@ -69,7 +69,8 @@ def serve(
     if not no_migrate:
         upgrade(url)
     engine = create_engine_from_url(url)
-    app = create_app(settings, DatabaseSink(engine, hooks=plugins))
+    sink = DatabaseSink(engine, hooks=plugins)
+    app = create_app(settings, sink)
     bind_host = host or typed.http.host
     bind_port = port if port is not None else typed.http.port
     safe_url = normalize_url(url).render_as_string(hide_password=True)
@@ -89,6 +90,7 @@ def serve(
 
         options = RuntimeOptions.from_settings(typed, settings)
         relay = Relay(engine, create_celery_app(options), options)
+        sink.publisher = relay.publish_committed  # each request's deliveries go out right after its commit
         relay.start()
     try:
         uvicorn.Server(config).run()

@@ -57,6 +57,7 @@ from sqlalchemy.orm import Session
 from hub import AgentEvents, AgentSession, AgentStateChange, Contact, ContactEvents, ContactSnapshot, Hub, HubError
 from hub._data import AgentConfiguration, AgentData, decode_agent_data, decode_configuration
 from hub.db import (
+    BatchResult,
     ContactUpsert,
     DeliveryRecord,
     EventRecord,
@@ -270,6 +271,12 @@ class DatabaseSink:
         self._postgres = engine.dialect.name == "postgresql"
         self._configurations = _Configurations()
         self._names: tuple[str, ...] | None = None
+        self._groups: list[list[int]] | None = None
+        self.publisher: Callable[[list[list[int]]], object] | None = None
+        """Publishes a committed transaction's deliveries (:meth:`hub.runtime.Relay.publish_committed`).
+
+        When set, deliveries are written ``queued`` and handed to it right after the commit (outside the
+        sink's lock), grouped per (ordering key, plugin); when ``None`` the relay claims them."""
 
     # ------------------------------------------------------------------ protocol
     def is_healthy(self) -> bool:
@@ -331,7 +338,9 @@ class DatabaseSink:
         """One serialised transaction; sessions touched by a failed one are forgotten (rebuilt later)."""
         touched: set[str] = set()
         after_commit: list[Callable[[], None]] = []
+        groups: list[list[int]] = []
         with self._lock, collector_paused():
+            self._groups = groups
             try:
                 with session_scope(self._engine) as db:
                     yield db, touched, after_commit
@@ -342,8 +351,19 @@ class DatabaseSink:
             except BaseException:
                 self._forget(touched)
                 raise
+            finally:
+                self._groups = None
             for hook in after_commit:
                 hook()
+        if groups and self.publisher is not None:
+            self.publisher(groups)
+
+    def _write(self, db: Session, **rows: Any) -> BatchResult:
+        """:func:`hub.db.write_batch` in the current transaction; its deliveries are published after the commit."""
+        result = write_batch(db, deliveries_queued=self.publisher is not None, **rows)
+        if self._groups is not None:
+            self._groups.extend(result.delivery_groups)
+        return result
 
     def _forget(self, keys: set[str]) -> None:
         for key in keys:
@@ -462,7 +482,7 @@ class DatabaseSink:
             stale += len(ordered) - self._apply_agent(key, session, ordered, state, batch)
             new_state[key] = _AgentState(state.snapshot_at, state.last_seq)
         self._check(batch)
-        write_batch(
+        self._write(
             db,
             agents=batch.agents,
             state_changes=batch.state_changes,
@@ -622,7 +642,7 @@ class DatabaseSink:
             chosen.append((key, item))
         for contact in contacts:
             check_row(contact, f"contact record {contact.contact_id[:80]}")
-        result = write_batch(db, contacts=contacts, events=events)
+        result = self._write(db, contacts=contacts, events=events)
         deliveries = [
             DeliveryRecord(
                 plugin=plugin,
@@ -636,7 +656,7 @@ class DatabaseSink:
             for plugin, hook in self._routes(CONTACT_RECORD_EVENT)
         ]
         if deliveries:
-            write_batch(db, deliveries=deliveries)
+            self._write(db, deliveries=deliveries)
         return IngestResult(
             accepted=len(chosen),
             duplicates=len(records) - len(fresh),
@@ -660,7 +680,7 @@ class DatabaseSink:
             payload={"data": dict(raw)},  # the hook's ``event`` argument
         )
         check_row(record, "contact event")
-        result = write_batch(db, contacts=[contact], events=[record])
+        result = self._write(db, contacts=[contact], events=[record])
         deliveries = [
             DeliveryRecord(
                 plugin=plugin,
@@ -673,5 +693,5 @@ class DatabaseSink:
             for plugin, hook in self._routes(CONTACT_EVENT)
         ]
         if deliveries:
-            write_batch(db, deliveries=deliveries)
+            self._write(db, deliveries=deliveries)
         return IngestResult(accepted=1, events=1, deliveries=len(deliveries))

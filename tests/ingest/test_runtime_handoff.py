@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 from hub.config import WorkersSettings
 from hub.db import session_scope
 from hub.db._models import DELIVERIES
-from hub.ingest import AGENT_EVENTS_PATH, CONTACT_EVENTS_PATH, CONTACT_RECORDS_PATH
+from hub.ingest import AGENT_EVENTS_PATH, CONTACT_EVENTS_PATH, CONTACT_RECORDS_PATH, DatabaseSink
 from hub.plugins import HubPlugins
 from hub.runtime import Executor
 
@@ -51,3 +51,27 @@ def test_deliveries_run_on_the_runtime_executor(client: TestClient, engine: Engi
     ]
     assert [args for hook, args in recorder.calls if hook == "on_contact_record"] == [contact_record()]
     assert [args for hook, args in recorder.calls if hook == "on_contact_event"] == [event]
+
+
+def test_a_publisher_gets_each_requests_deliveries_queued_after_the_commit(
+    client: TestClient, sink: DatabaseSink, engine: Engine
+) -> None:
+    """With a publisher (``connect-hub serve`` sets the relay's), deliveries skip the relay's claim."""
+    published: list[list[list[int]]] = []
+    sink.publisher = published.append
+    content, headers = firehose_request(firehose_body(call_records()))
+    assert client.post(AGENT_EVENTS_PATH, content=content, headers=headers).status_code == 200
+    event = contact_event()
+    assert client.post(CONTACT_EVENTS_PATH, json=event, headers={"X-Api-Key": API_KEY}).status_code == 200
+    # The same Firehose request again: a duplicate, nothing written, nothing published.
+    assert client.post(AGENT_EVENTS_PATH, content=content, headers=headers).status_code == 200
+    with session_scope(engine, write=False) as db:
+        rows = {r.id: (r.status, r.ordering_key, r.plugin) for r in db.execute(sa.select(DELIVERIES))}
+    assert len(published) == 2  # one call per committed request that wrote deliveries
+    ids = [i for groups in published for group in groups for i in group]
+    assert sorted(ids) == sorted(rows) and len(ids) == len(set(ids))
+    assert {status for status, _, _ in rows.values()} == {"queued"}
+    for groups in published:
+        for group in groups:
+            assert group == sorted(group)
+            assert len({rows[i][1:] for i in group}) == 1
