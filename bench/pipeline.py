@@ -195,8 +195,9 @@ def throughput(label: str, env: dict[str, str], inputs: Inputs, batch: int) -> N
                     raise RuntimeError(r.error)
                 if r.claimed == 0:
                     break
-        for future in futures:
-            result = future.result()
+        results = [future.result() for future in futures]
+        rt.relay.flush_published()  # the publisher thread has published everything handed over
+        for result in results:
             deliveries += result.deliveries
             events += result.events_written
             for k, v in result.timings.items():

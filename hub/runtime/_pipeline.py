@@ -152,11 +152,11 @@ class Pipeline:
     :param clock: epoch seconds (``received_at`` default, session clock).
 
     Batches are pipelined: :meth:`submit` decodes and derives a batch in the caller's thread and hands
-    its records to one writer thread, which writes and commits it, publishes its deliveries and resolves
-    the returned future; the caller derives the next batch meanwhile (the database's work runs outside
-    the GIL). At most ``max_in_flight`` batches wait for the writer; batches are committed in submission
-    order. :meth:`ingest` is ``submit(...).result()``. One pipeline per hub process; feed it from one
-    thread at a time (calls are serialised by a lock).
+    its records to one writer thread, which writes and commits it, hands its deliveries to the
+    :attr:`publisher` and resolves the returned future; the caller derives the next batch meanwhile
+    (the database's work runs outside the GIL). At most ``max_in_flight`` batches wait for the writer;
+    batches are committed in submission order. :meth:`ingest` is ``submit(...).result()``. One pipeline
+    per hub process; feed it from one thread at a time (calls are serialised by a lock).
 
     :param max_in_flight: batches submitted but not yet committed before :meth:`submit` waits.
     """
@@ -185,7 +185,7 @@ class Pipeline:
         self.after_commit: list[Callable[[IngestResult], object]] = []
         """Called (on the writer thread) with the result after each committed batch that created deliveries."""
         self.publisher: Callable[[list[list[int]]], object] | None = None
-        """Publishes a committed batch's deliveries right away (:meth:`hub.runtime.Relay.publish_committed`).
+        """Hands a committed batch's deliveries to the broker (:meth:`hub.runtime.Relay.publish_committed`).
 
         When set, deliveries are written ``queued`` and handed to it after the commit, grouped per
         (ordering key, plugin): no relay round between the commit and the broker. When ``None`` they are
@@ -250,7 +250,7 @@ class Pipeline:
         return self.submit(inputs).result()
 
     def submit(self, inputs: Sequence[AgentInput]) -> Future[IngestResult]:
-        """Derive ``inputs`` now and queue their write; the future resolves after the commit and publish.
+        """Derive ``inputs`` now and queue their write; the future resolves after the commit.
 
         Waits while ``max_in_flight`` batches are queued. A failed write fails its future with the
         database error, resets the sessions, and fails every later batch still in flight with

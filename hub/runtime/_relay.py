@@ -52,6 +52,9 @@ _DUE = (
 
 RelayMode = Literal["batched", "naive"]
 
+#: Deliveries waiting for the publisher thread beyond which newly committed ones go back to the outbox.
+OUTGOING_LIMIT = 100_000
+
 
 @dataclass(slots=True)
 class RelayRound:
@@ -120,7 +123,13 @@ class Relay:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures = 0
-        self._publish_lock = threading.RLock()  # the relay thread and the ingest thread share the connection
+        self._publish_lock = threading.RLock()  # the relay and publisher threads share the connection
+        self._outgoing: list[list[list[int]]] = []
+        self._outgoing_size = 0
+        self._outgoing_ready = threading.Condition()
+        self._publishing = False
+        self._publisher: threading.Thread | None = None
+        self._publisher_stop = False
         self.totals = RelayRound()
         self.eager = RelayRound()
         """What :meth:`publish_committed` did (the pipeline's publishes right after its commits)."""
@@ -279,16 +288,61 @@ class Relay:
         self._accumulate(result)
         return result
 
-    def publish_committed(self, groups: Sequence[list[int]]) -> RelayRound:
-        """Publish deliveries the pipeline has just committed as ``queued`` (no claim round).
+    def publish_committed(self, groups: Sequence[list[int]]) -> None:
+        """Hand over deliveries just committed as ``queued`` (no claim round); returns at once.
 
-        Called from the ingest thread right after its commit (``groups`` from
-        :attr:`hub.db.BatchResult.delivery_groups`). A group whose ordering key still has an earlier
-        delivery in flight is published too: the worker's order check defers it, and the worker finishing
-        the earlier one runs it. If publishing fails, the unsent deliveries go back to ``pending`` for the
-        relay's rounds; if that fails too, or this process dies first, the relay's stale requeue recovers
-        them (after ``relay.stale_after``). Never raises.
+        Called by the pipeline's writer thread and the ingest sink right after a commit (``groups`` from
+        :attr:`hub.db.BatchResult.delivery_groups`). The relay's publisher thread publishes them in whole
+        groups, merging what several commits handed over meanwhile into fewer messages, so ingest never
+        waits on the broker (a broker that hangs stalls publishing, not ingest). A group whose ordering
+        key still has an earlier delivery in flight is published too: the worker's order check defers it
+        and the worker finishing the earlier one runs it. If publishing fails, or more than
+        :data:`OUTGOING_LIMIT` deliveries are waiting, they go back to ``pending`` for the relay's rounds;
+        if this process dies first, the relay's stale requeue recovers them (after ``relay.stale_after``).
         """
+        count = sum(len(g) for g in groups)
+        if not count:
+            return
+        with self._outgoing_ready:
+            accepted = self._outgoing_size + count <= OUTGOING_LIMIT
+            if accepted:
+                self._outgoing.append(list(groups))
+                self._outgoing_size += count
+                self._outgoing_ready.notify_all()
+                self._ensure_publisher()
+        if not accepted:
+            self._return_to_outbox([i for g in groups for i in g], "the publisher is behind")
+
+    def flush_published(self, timeout: float | None = None) -> bool:
+        """Wait until what was handed to :meth:`publish_committed` is published or returned; ``False`` on timeout."""
+        with self._outgoing_ready:
+            return self._outgoing_ready.wait_for(lambda: not self._outgoing and not self._publishing, timeout)
+
+    def _ensure_publisher(self) -> None:
+        if self._publisher is None or not self._publisher.is_alive():
+            self._publisher_stop = False
+            self._publisher = threading.Thread(target=self._publisher_loop, name="connect-hub-publisher", daemon=True)
+            self._publisher.start()
+
+    def _publisher_loop(self) -> None:
+        while True:
+            with self._outgoing_ready:
+                self._outgoing_ready.wait_for(lambda: bool(self._outgoing) or self._publisher_stop)
+                if not self._outgoing:
+                    return
+                batches, self._outgoing = self._outgoing, []
+                self._outgoing_size = 0
+                self._publishing = True
+            try:
+                self._publish_groups([g for batch in batches for g in batch])
+            except Exception:
+                _log.exception("publishing after commit failed; the relay requeues them after relay.stale_after")
+            finally:
+                with self._outgoing_ready:
+                    self._publishing = False
+                    self._outgoing_ready.notify_all()
+
+    def _publish_groups(self, groups: list[list[int]]) -> None:
         result = RelayRound(claimed=sum(len(g) for g in groups))
         t0 = time.perf_counter()
         messages = pack_groups(groups, self.options.max_deliveries_per_message)
@@ -300,18 +354,21 @@ class Relay:
             self.close()
             result.error = f"{type(exc).__name__}: {exc}"
             unsent = [i for m in messages[sent:] for g in m for i in g]
-            try:
-                self._unclaim(unsent)
-            except Exception:
-                _log.exception("could not return %d deliveries to the outbox; stale requeue will", len(unsent))
             result.failed = len(unsent)
-            self._wake.set()
-            _log.warning("publish after commit failed (%s); %d back to the outbox", result.error, len(unsent))
+            self._return_to_outbox(unsent, result.error)
         result.messages = sent
         result.published = sum(len(g) for m in messages[:sent] for g in m)
         result.timings = {"publish": time.perf_counter() - t0}
         self._accumulate(result, self.eager)
-        return result
+
+    def _return_to_outbox(self, ids: list[int], why: str) -> None:
+        """``queued`` → ``pending`` for the relay's rounds (never raises: the stale requeue is the backstop)."""
+        try:
+            self._unclaim(ids)
+        except Exception:
+            _log.exception("could not return %d deliveries to the outbox; stale requeue will", len(ids))
+        self._wake.set()
+        _log.warning("%d deliveries back to the outbox for the relay (%s)", len(ids), why)
 
     def _accumulate(self, r: RelayRound, into: RelayRound | None = None) -> None:
         t = self.totals if into is None else into
@@ -356,7 +413,13 @@ class Relay:
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the relay thread and wait for it."""
+        """Publish what was handed over, stop the publisher and relay threads and wait for them."""
+        with self._outgoing_ready:
+            self._publisher_stop = True
+            self._outgoing_ready.notify_all()
+        if self._publisher is not None:
+            self._publisher.join(timeout)
+            self._publisher = None
         self._stop.set()
         self._wake.set()
         if self._thread is not None:

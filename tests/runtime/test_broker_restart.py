@@ -388,6 +388,7 @@ def test_rabbitmq_keeps_published_messages_across_restarts(
         keys += rt.pipeline.ingest(inputs_for(f"{name}-{index}", scenario(name))).delivery_keys
     # Publish what can go (a contact's later deliveries wait in the outbox for the earlier ones).
     # The pipeline publishes a batch's deliveries after its commit (``Relay.eager``); relay rounds the rest.
+    assert rt.relay.flush_published(30)
     claimed = 1
     while claimed:
         r = rt.relay.run_once()

@@ -197,12 +197,14 @@ def test_broker_unreachable_while_publishing_loses_nothing(
     down = Relay(rt.engine, create_app(broken), broken)
     rt.pipeline.publisher = down.publish_committed
     rt.pipeline.ingest(inputs_for("jane", scenario("inbound_voice")))
+    assert down.flush_published(30)
     assert down.eager.failed == rt.counts().total_deliveries > 0
     assert set(rt.counts().deliveries) == {"pending"}
     for _ in range(3):
         r = down.run_once()
         assert r.error is not None
         assert r.published == 0
+    down.stop()
     down.close()
     counts = rt.counts()
     assert set(counts.deliveries) == {"pending"}, counts
