@@ -48,22 +48,22 @@ def _load_pipeline_bench() -> Any:
     return module
 
 
-def run(label: str, env: dict[str, str], inputs: Any, workers: int, concurrency: int, timeout: float) -> None:
+def run(label: str, env: dict[str, str], inputs: Any, *, workers: int, concurrency: int, timeout: float) -> None:
     """Preload the outbox with ``inputs``, then time ``workers`` worker processes draining it."""
     from hub.db._models import DELIVERIES  # noqa: PLC0415
     from hub.runtime import AgentInput  # noqa: PLC0415
     from hub.runtime._local import LocalRuntime  # noqa: PLC0415
 
-    log_path = Path(env["HUB_BROKER__FOLDER"]).parent / f"workers-{label.split()[0]}.log"
+    log_path = Path(env["HUB_BROKER__FOLDER"]).parent / f"workers-{label.split(maxsplit=1)[0]}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         rt = LocalRuntime(env, workers=workers, concurrency=concurrency, worker_output=log)
         rt.start(start_workers=False, start_relay=False)
-        assert rt.pipeline is not None and rt.relay is not None and rt.engine is not None
-        deliveries = 0
+        assert rt.pipeline is not None
+        assert rt.relay is not None
+        assert rt.engine is not None
         for i in range(0, len(inputs), 1000):
-            result = rt.pipeline.ingest([AgentInput(k, kind, data) for k, kind, data in inputs[i : i + 1000]])
-            deliveries += result.deliveries
+            rt.pipeline.ingest([AgentInput(k, kind, data) for k, kind, data in inputs[i : i + 1000]])
         for index in range(workers):
             rt.start_worker(f"benchw{index}-{os.getpid()}")
         rt.wait_workers_ready(120)
@@ -120,7 +120,14 @@ def main() -> None:
         if args.backend in ("embedded", "both"):
             env = bench._env(folder / "e", f"sqlite:///{folder}/e.sqlite3", "embedded://")
             env.pop("HUB_BENCH_OUT")
-            run("embedded (SQLite + hubfs)", env, inputs, args.workers, args.concurrency, args.timeout)
+            run(
+                "embedded (SQLite + hubfs)",
+                env,
+                inputs,
+                workers=args.workers,
+                concurrency=args.concurrency,
+                timeout=args.timeout,
+            )
         if args.backend in ("postgres", "both"):
             missing = bench._reachable("127.0.0.1", 5432) or bench._reachable("127.0.0.1", 5672)
             if missing:
@@ -129,7 +136,14 @@ def main() -> None:
             with bench._PostgresDatabase() as pg:
                 env = bench._env(folder / "p", pg, bench.AMQP)
                 env.pop("HUB_BENCH_OUT")
-                run("PostgreSQL + RabbitMQ    ", env, inputs, args.workers, args.concurrency, args.timeout)
+                run(
+                    "PostgreSQL + RabbitMQ    ",
+                    env,
+                    inputs,
+                    workers=args.workers,
+                    concurrency=args.concurrency,
+                    timeout=args.timeout,
+                )
 
 
 if __name__ == "__main__":
