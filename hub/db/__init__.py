@@ -79,7 +79,15 @@ from ._records import (
     StateChange,
 )
 from ._types import utcnow
-from ._upserts import claim_receipts, dialect_insert, group_deliveries, write_batch
+from ._upserts import (
+    PreparedBatch,
+    claim_receipts,
+    dialect_insert,
+    group_deliveries,
+    prepare_batch,
+    write_batch,
+    write_prepared,
+)
 
 __all__ = [
     "AGENTS",
@@ -107,6 +115,7 @@ __all__ = [
     "Event",
     "EventRecord",
     "IngestReceipt",
+    "PreparedBatch",
     "Receipt",
     "StateChange",
     "alembic_config",
@@ -135,6 +144,7 @@ __all__ = [
     "mark_succeeded",
     "next_in_order",
     "normalize_url",
+    "prepare_batch",
     "prune_history",
     "prune_receipts",
     "requeue_stale",
@@ -143,4 +153,5 @@ __all__ = [
     "upgrade",
     "utcnow",
     "write_batch",
+    "write_prepared",
 ]

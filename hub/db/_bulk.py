@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from ._types import JSONType, UTCDateTime, json_dumps
 
-__all__ = ["bulk_insert", "quote"]
+__all__ = ["PreparedRows", "bulk_insert", "insert_prepared", "prepare_rows", "quote"]
 
 _SQLITE_MAX_ROWS = 2_000
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -65,7 +65,9 @@ def _convert_columns(
     A column whose values all equal its first (a batch's ``now``, ``None`` payloads) is converted once;
     otherwise a value identical to the previous row's reuses its conversion.
     """
-    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
+    if not rows:
+        return [[] for _ in range(width)]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
     for i, convert in converters:
         column = columns[i]
         first = column[0]
@@ -129,6 +131,31 @@ def _sqlite_statement(table: sa.Table, columns: tuple[str, ...], rows: int, tail
     return f"INSERT INTO {quote(table.name)} ({names}) VALUES {', '.join([row] * rows)} {tail}"
 
 
+class PreparedRows:
+    """Rows of one table converted for one database (columns, values as stored), ready to insert.
+
+    Built by :func:`prepare_rows` without a connection (in any thread); inserted by :func:`insert_prepared`.
+    """
+
+    __slots__ = ("columns", "count", "table", "values")
+
+    def __init__(self, table: sa.Table, columns: tuple[str, ...], values: list[Sequence[Any]], count: int) -> None:
+        """Hold converted ``values`` (one sequence per column) of ``count`` rows."""
+        self.table = table
+        self.columns = columns
+        self.values = values
+        self.count = count
+
+
+def prepare_rows(dialect: str, table: sa.Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> PreparedRows:
+    """Convert ``rows`` (tuples in ``columns`` order) as ``table``'s column types store them on ``dialect``."""
+    cols = tuple(columns)
+    if dialect not in ("postgresql", "sqlite"):
+        raise NotImplementedError(f"unsupported database dialect {dialect!r} (SQLite and PostgreSQL only)")
+    converters = [(i, f) for i, c in enumerate(cols) if (f := _converter(table.c[c], dialect)) is not None]
+    return PreparedRows(table, cols, _convert_columns(rows, len(cols), converters), len(rows))
+
+
 def bulk_insert(
     session: Session,
     table: sa.Table,
@@ -145,10 +172,18 @@ def bulk_insert(
     """
     if not rows:
         return []
-    cols = tuple(columns)
+    prepared = prepare_rows(session.get_bind().dialect.name, table, columns, rows)
+    return insert_prepared(session, prepared, on_conflict=on_conflict, returning=returning)
+
+
+def insert_prepared(
+    session: Session, prepared: PreparedRows, *, on_conflict: str = "", returning: Sequence[str] = ()
+) -> list[tuple[Any, ...]]:
+    """Insert rows from :func:`prepare_rows` (same dialect as the session's); see :func:`bulk_insert`."""
+    if not prepared.count:
+        return []
+    table, cols, values = prepared.table, prepared.columns, prepared.values
     dialect = session.get_bind().dialect.name
-    converters = [(i, f) for i, c in enumerate(cols) if (f := _converter(table.c[c], dialect)) is not None]
-    values = _convert_columns(rows, len(cols), converters)
     tail = on_conflict
     if returning:
         tail += " RETURNING " + ", ".join(quote(c) for c in returning)
@@ -162,7 +197,7 @@ def bulk_insert(
     if dialect != "sqlite":
         raise NotImplementedError(f"unsupported database dialect {dialect!r} (SQLite and PostgreSQL only)")
     per_chunk = min(_SQLITE_MAX_ROWS, _sqlite_variable_limit(connection) // len(cols))
-    for start in range(0, len(rows), per_chunk):
+    for start in range(0, prepared.count, per_chunk):
         chunk = [column[start : start + per_chunk] for column in values]
         statement = _sqlite_statement(table, cols, len(chunk[0]), tail)
         flat = tuple(chain.from_iterable(zip(*chunk, strict=True)))

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ._bulk import bulk_insert, quote
+from ._bulk import PreparedRows, bulk_insert, insert_prepared, prepare_rows, quote
 from ._models import AGENTS, CONTACTS, DELIVERIES, EVENTS, RECEIPTS, STATE_HISTORY
 from ._policy import base_event_name
 from ._records import (
@@ -31,7 +31,15 @@ from ._records import (
 )
 from ._types import utcnow
 
-__all__ = ["claim_receipts", "dialect_insert", "group_deliveries", "write_batch"]
+__all__ = [
+    "PreparedBatch",
+    "claim_receipts",
+    "dialect_insert",
+    "group_deliveries",
+    "prepare_batch",
+    "write_batch",
+    "write_prepared",
+]
 
 _AGENT_IDENTITY = ("arn", "username", "name", "routing_profile_arn", "routing_profile_name")
 _AGENT_STATE = ("state_name", "state_type", "state_started_at", "next_state_name", "agent_data")
@@ -180,26 +188,23 @@ def _keep_terminal_state(current: dict[str, Any], merged: dict[str, Any]) -> Non
             merged["state_at"] = current["state_at"]
 
 
-def _upsert_agents(session: Session, agents: Sequence[AgentRow], now: dt.datetime) -> None:
+def _agent_rows(agents: Sequence[AgentRow], now: dt.datetime) -> list[tuple[Any, ...]]:
     rows = [{c: getattr(a, c) for c in _AGENT_COLUMNS[:-2]} | {"created_at": now, "updated_at": now} for a in agents]
     folded = _fold(rows, "key", "snapshot_at", _AGENT_IDENTITY, _keep_highest_seq)
-    values = [tuple(r[c] for c in _AGENT_COLUMNS) for r in folded]
-    bulk_insert(session, AGENTS, _AGENT_COLUMNS, values, on_conflict=_AGENTS_CONFLICT)
+    return [tuple(r[c] for c in _AGENT_COLUMNS) for r in folded]
 
 
-def _upsert_contacts(session: Session, contacts: Sequence[ContactUpsert], now: dt.datetime) -> None:
+def _contact_rows(contacts: Sequence[ContactUpsert], now: dt.datetime) -> list[tuple[Any, ...]]:
     rows = [
         {c: getattr(u, c) for c in _CONTACT_COLUMNS[:-2]} | {"created_at": now, "updated_at": now} for u in contacts
     ]
     folded = _fold(rows, "contact_id", "source_ts", (*_CONTACT_DATA, "source"), _keep_terminal_state)
-    values = [tuple(r[c] for c in _CONTACT_COLUMNS) for r in folded]
-    bulk_insert(session, CONTACTS, _CONTACT_COLUMNS, values, on_conflict=_CONTACTS_CONFLICT)
+    return [tuple(r[c] for c in _CONTACT_COLUMNS) for r in folded]
 
 
-def _insert_state_changes(session: Session, changes: Sequence[StateChange]) -> None:
-    rows = [(s.agent_key, s.old_state, s.new_state, s.new_state_type, s.occurred_at) for s in changes]
-    conflict = 'ON CONFLICT ("agent_key", "occurred_at", "new_state") DO NOTHING'
-    bulk_insert(session, STATE_HISTORY, _HISTORY_COLUMNS, rows, on_conflict=conflict)
+_HISTORY_CONFLICT = 'ON CONFLICT ("agent_key", "occurred_at", "new_state") DO NOTHING'
+_EVENTS_CONFLICT = 'ON CONFLICT ("agent_key", "seq") DO NOTHING'
+_DELIVERIES_CONFLICT = 'ON CONFLICT ("idempotency_key") DO NOTHING'
 
 
 def _event_row(e: EventRecord, now: dt.datetime) -> tuple[Any, ...]:
@@ -208,24 +213,21 @@ def _event_row(e: EventRecord, now: dt.datetime) -> tuple[Any, ...]:
 
 
 def _insert_events(
-    session: Session, events: Sequence[EventRecord], now: dt.datetime
+    session: Session, keyed: PreparedRows, refs: list[tuple[str, int]], plain: PreparedRows
 ) -> tuple[dict[tuple[str, int], int], list[int]]:
-    keyed = [_event_row(e, now) for e in events if e.agent_key is not None and e.seq is not None]
-    plain = [_event_row(e, now) for e in events if e.agent_key is None or e.seq is None]
-    conflict = 'ON CONFLICT ("agent_key", "seq") DO NOTHING'
     # Ids are allocated in input order (one statement per chunk, chunks in order; INSERT never runs
     # in parallel), so sorting them restores the input order; only the ids come back (no long keys).
-    returned = bulk_insert(session, EVENTS, _EVENT_COLUMNS, keyed, on_conflict=conflict, returning=("id",))
+    returned = insert_prepared(session, keyed, on_conflict=_EVENTS_CONFLICT, returning=("id",))
     inserted = sorted(r[0] for r in returned)
-    if len(inserted) == len(keyed):  # nothing skipped: the i-th id is the i-th row's
-        ids = {(row[0], row[2]): id_ for id_, row in zip(inserted, keyed, strict=True)}
+    if len(inserted) == len(refs):  # nothing skipped: the i-th id is the i-th row's
+        ids = dict(zip(refs, inserted, strict=True))
     elif inserted:  # some were stored already: read which (agent, seq) each new id is
         new_ids = set(inserted)
-        stored = _lookup_events(session, {(row[0], row[2]) for row in keyed})
+        stored = _lookup_events(session, set(refs))
         ids = {ref: id_ for ref, id_ in stored.items() if id_ in new_ids}
     else:
         ids = {}
-    plain_ids = sorted(r[0] for r in bulk_insert(session, EVENTS, _EVENT_COLUMNS, plain, returning=("id",)))
+    plain_ids = sorted(r[0] for r in insert_prepared(session, plain, returning=("id",)))
     return ids, plain_ids
 
 
@@ -241,25 +243,19 @@ def _lookup_events(session: Session, refs: set[tuple[str, int]]) -> dict[tuple[s
     return found
 
 
-def _insert_deliveries(
-    session: Session,
-    deliveries: Sequence[DeliveryRecord],
-    event_ids: dict[tuple[str, int], int],
-    now: dt.datetime,
-    queued_at: dt.datetime | None,
-) -> list[tuple[int, str | None, str]]:
-    missing = {d.event_ref for d in deliveries if d.event_ref is not None and d.event_ref not in event_ids}
-    if missing:
-        event_ids |= _lookup_events(session, missing)
-        unknown = missing - event_ids.keys()
-        if unknown:
-            raise LookupError(f"deliveries refer to events that do not exist: {sorted(unknown)[:5]}")
+_EVENT_ID = _DELIVERY_COLUMNS.index("event_id")
+
+
+def _delivery_rows(
+    deliveries: Sequence[DeliveryRecord], now: dt.datetime, queued_at: dt.datetime | None
+) -> list[tuple[Any, ...]]:
+    """Delivery rows with ``event_id`` as given (``None`` where it is resolved from ``event_ref`` at write time)."""
     status = "pending" if queued_at is None else "queued"
-    rows = [
+    return [
         (
             d.plugin,
             d.hook,
-            event_ids[d.event_ref] if d.event_ref is not None else d.event_id,
+            d.event_id,
             d.contact_id,
             d.ordering_key,
             d.idempotency_key,
@@ -272,10 +268,31 @@ def _insert_deliveries(
         )
         for d in deliveries
     ]
-    conflict = 'ON CONFLICT ("idempotency_key") DO NOTHING'
-    returned = bulk_insert(session, DELIVERIES, _DELIVERY_COLUMNS, rows, on_conflict=conflict, returning=("id",))
+
+
+def _insert_deliveries(
+    session: Session,
+    prepared: PreparedRows,
+    deliveries: Sequence[DeliveryRecord],
+    event_ids: dict[tuple[str, int], int],
+) -> list[tuple[int, str | None, str]]:
+    missing = {d.event_ref for d in deliveries if d.event_ref is not None and d.event_ref not in event_ids}
+    if missing:
+        event_ids |= _lookup_events(session, missing)
+        unknown = missing - event_ids.keys()
+        if unknown:
+            raise LookupError(f"deliveries refer to events that do not exist: {sorted(unknown)[:5]}")
+    given = prepared.values[_EVENT_ID]
+    prepared.values[_EVENT_ID] = [
+        event_ids[d.event_ref] if d.event_ref is not None else event_id
+        for d, event_id in zip(deliveries, given, strict=True)
+    ]
+    try:
+        returned = insert_prepared(session, prepared, on_conflict=_DELIVERIES_CONFLICT, returning=("id",))
+    finally:
+        prepared.values[_EVENT_ID] = given  # a retried write resolves the ids again
     ids = sorted(int(r[0]) for r in returned)
-    if len(ids) == len(rows):  # nothing skipped: ids follow the input order, as for events
+    if len(ids) == prepared.count:  # nothing skipped: ids follow the input order, as for events
         return [(id_, d.ordering_key, d.plugin) for id_, d in zip(ids, deliveries, strict=True)]
     if not ids:
         return []
@@ -307,6 +324,73 @@ def claim_receipts(session: Session, receipts: Iterable[Receipt], *, now: dt.dat
     return {Receipt(source, key) for source, key in returned}
 
 
+class PreparedBatch:
+    """A batch converted for one database by :func:`prepare_batch`, written by :func:`write_prepared`.
+
+    Preparing needs no connection, so a caller can prepare the next batch in its own thread while the
+    database writes the last one (the pipeline does).
+    """
+
+    __slots__ = ("agents", "contacts", "deliveries", "delivery_rows", "events", "history", "plain", "receipts", "refs")
+
+    def __init__(
+        self,
+        dialect: str,
+        *,
+        agents: Sequence[AgentRow],
+        state_changes: Sequence[StateChange],
+        contacts: Sequence[ContactUpsert],
+        events: Sequence[EventRecord],
+        deliveries: Sequence[DeliveryRecord],
+        receipts: Iterable[Receipt],
+        now: dt.datetime,
+        deliveries_queued: bool,
+    ) -> None:
+        """Convert every row (see :func:`write_batch` for the arguments)."""
+        self.receipts = prepare_rows(dialect, RECEIPTS, _RECEIPT_COLUMNS, _receipt_rows(receipts, now))
+        self.agents = prepare_rows(dialect, AGENTS, _AGENT_COLUMNS, _agent_rows(agents, now))
+        history = [(c.agent_key, c.old_state, c.new_state, c.new_state_type, c.occurred_at) for c in state_changes]
+        self.history = prepare_rows(dialect, STATE_HISTORY, _HISTORY_COLUMNS, history)
+        self.contacts = prepare_rows(dialect, CONTACTS, _CONTACT_COLUMNS, _contact_rows(contacts, now))
+        keyed = [e for e in events if e.agent_key is not None and e.seq is not None]
+        self.refs: list[tuple[str, int]] = [(e.agent_key, e.seq) for e in keyed]  # type: ignore[misc]
+        self.events = prepare_rows(dialect, EVENTS, _EVENT_COLUMNS, [_event_row(e, now) for e in keyed])
+        plain = [_event_row(e, now) for e in events if e.agent_key is None or e.seq is None]
+        self.plain = prepare_rows(dialect, EVENTS, _EVENT_COLUMNS, plain)
+        self.deliveries = list(deliveries)
+        rows = _delivery_rows(self.deliveries, now, now if deliveries_queued else None)
+        self.delivery_rows = prepare_rows(dialect, DELIVERIES, _DELIVERY_COLUMNS, rows)
+
+
+def prepare_batch(
+    dialect: str,
+    *,
+    agents: Sequence[AgentRow] = (),
+    state_changes: Sequence[StateChange] = (),
+    contacts: Sequence[ContactUpsert] = (),
+    events: Sequence[EventRecord] = (),
+    deliveries: Sequence[DeliveryRecord] = (),
+    receipts: Iterable[Receipt] = (),
+    now: dt.datetime | None = None,
+    deliveries_queued: bool = False,
+) -> PreparedBatch:
+    """Convert a batch for ``dialect`` (``sqlite`` or ``postgresql``) without touching the database.
+
+    Same arguments as :func:`write_batch`; raises :class:`ValueError` for a naive datetime.
+    """
+    return PreparedBatch(
+        dialect,
+        agents=agents,
+        state_changes=state_changes,
+        contacts=contacts,
+        events=events,
+        deliveries=deliveries,
+        receipts=receipts,
+        now=now or utcnow(),
+        deliveries_queued=deliveries_queued,
+    )
+
+
 def write_batch(
     session: Session,
     *,
@@ -329,28 +413,36 @@ def write_batch(
     if it cannot, the relay's stale requeue recovers them), otherwise as ``pending`` for the relay.
     Raises :class:`LookupError` when a delivery refers to an unknown event, and
     :class:`ValueError` for a naive datetime; either way the caller's transaction must be rolled back.
+    It is :func:`prepare_batch` then :func:`write_prepared`.
     """
-    now = now or utcnow()
-    bulk_insert(session, RECEIPTS, _RECEIPT_COLUMNS, _receipt_rows(receipts, now), on_conflict=_RECEIPTS_CONFLICT)
-    if agents:
-        _upsert_agents(session, agents, now)
-    if state_changes:
-        _insert_state_changes(session, state_changes)
-    if contacts:
-        _upsert_contacts(session, contacts, now)
-    event_ids: dict[tuple[str, int], int] = {}
-    plain_ids: list[int] = []
-    if events:
-        event_ids, plain_ids = _insert_events(session, events, now)
+    prepared = prepare_batch(
+        session.get_bind().dialect.name,
+        agents=agents,
+        state_changes=state_changes,
+        contacts=contacts,
+        events=events,
+        deliveries=deliveries,
+        receipts=receipts,
+        now=now,
+        deliveries_queued=deliveries_queued,
+    )
+    return write_prepared(session, prepared)
+
+
+def write_prepared(session: Session, batch: PreparedBatch) -> BatchResult:
+    """Write a :func:`prepare_batch` batch in the session's transaction (see :func:`write_batch`)."""
+    insert_prepared(session, batch.receipts, on_conflict=_RECEIPTS_CONFLICT)
+    insert_prepared(session, batch.agents, on_conflict=_AGENTS_CONFLICT)
+    insert_prepared(session, batch.history, on_conflict=_HISTORY_CONFLICT)
+    insert_prepared(session, batch.contacts, on_conflict=_CONTACTS_CONFLICT)
+    event_ids, plain_ids = _insert_events(session, batch.events, batch.refs, batch.plain)
     inserted = len(event_ids) + len(plain_ids)
-    if events:
-        wanted = {(e.agent_key, e.seq) for e in events if e.agent_key is not None and e.seq is not None}
+    if len(event_ids) < len(batch.refs):
+        wanted = set(batch.refs)
         if len(event_ids) < len(wanted):
             event_ids |= _lookup_events(session, wanted - event_ids.keys())
     inserted_deliveries = (
-        _insert_deliveries(session, deliveries, event_ids, now, now if deliveries_queued else None)
-        if deliveries
-        else []
+        _insert_deliveries(session, batch.delivery_rows, batch.deliveries, event_ids) if batch.deliveries else []
     )
     return BatchResult(
         event_ids=event_ids,

@@ -44,11 +44,13 @@ from hub.db import (
     ContactUpsert,
     DeliveryRecord,
     EventRecord,
+    PreparedBatch,
     StateChange,
     is_persisted_event,
     load_agents,
+    prepare_batch,
     session_scope,
-    write_batch,
+    write_prepared,
 )
 from hub.runtime._snapshots import InputSnapshot
 
@@ -288,7 +290,7 @@ class Pipeline:
         if self._writer is not None:
             self._writer.shutdown(wait=True)
 
-    def _derive(self, inputs: Sequence[AgentInput]) -> tuple[IngestResult, _Batch]:
+    def _derive(self, inputs: Sequence[AgentInput]) -> tuple[IngestResult, PreparedBatch]:
         result = IngestResult(inputs=len(inputs))
         t0 = time.perf_counter()
         self._restore(i.key for i in inputs)
@@ -308,11 +310,22 @@ class Pipeline:
             finally:
                 derive += time.perf_counter() - ta
             self._record(item, agent, received, batch, result)  # also without events: contacts, agent row
+        # Rows are converted here, in the caller's thread, so the writer thread only runs the statements.
+        prepared = prepare_batch(
+            self.engine.dialect.name,
+            agents=[_agent_row(key, *latest) for key, latest in batch.agents.items()],
+            state_changes=batch.state_changes,
+            contacts=batch.contacts,
+            events=batch.events,
+            deliveries=batch.deliveries,
+            deliveries_queued=self.publisher is not None,
+        )
+        result.contacts_upserted = len(batch.contacts)
         t2 = time.perf_counter()
         result.timings = {"restore": t1 - t0, "decode_derive": derive, "build_records": (t2 - t1) - derive}
-        return result, batch
+        return result, prepared
 
-    def _commit(self, batch: _Batch, result: IngestResult, generation: int) -> IngestResult:
+    def _commit(self, batch: PreparedBatch, result: IngestResult, generation: int) -> IngestResult:
         """Write, commit and publish one derived batch (on the writer thread)."""
         if generation != self._generation:
             raise PipelineResetError("an earlier batch failed to be written; submit this batch again")
@@ -326,7 +339,6 @@ class Pipeline:
             raise
         t3 = time.perf_counter()
         result.events_written = written.events_inserted
-        result.contacts_upserted = len(batch.contacts)
         result.deliveries = len(written.delivery_ids)
         if result.deliveries and self.publisher is not None:
             self.publisher(written.delivery_groups)
@@ -342,17 +354,9 @@ class Pipeline:
             self._generation += 1
             self._reset_sessions()
 
-    def _write(self, batch: _Batch) -> BatchResult:
+    def _write(self, batch: PreparedBatch) -> BatchResult:
         with session_scope(self.engine) as db:
-            return write_batch(
-                db,
-                agents=[_agent_row(key, *latest) for key, latest in batch.agents.items()],
-                state_changes=batch.state_changes,
-                contacts=batch.contacts,
-                events=batch.events,
-                deliveries=batch.deliveries,
-                deliveries_queued=self.publisher is not None,
-            )
+            return write_prepared(db, batch)
 
     def reset(self) -> None:
         """Forget every in-memory session; they are rebuilt from the database on next use.
