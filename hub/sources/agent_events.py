@@ -355,9 +355,10 @@ def derive_agent_state(snapshot: AgentSnapshot, event_timestamp: datetime) -> di
     return _derive_state(snapshot.agent_status, contacts, event_timestamp)
 
 
-def _derive_state(
-    status: AgentStatus | None, contacts: list[tuple[Contact, str, str, str]], event_timestamp: datetime
-) -> dict[str, Any]:
+def _best_voice_overlay(
+    contacts: list[tuple[Contact, str, str, str]], event_timestamp: datetime
+) -> tuple[int, str, str, datetime] | None:
+    """The voice contact state that overrides the agent's status (highest priority, latest), if any."""
     best: tuple[int, str, str, datetime] | None = None
     for contact, ctype, state, method in contacts:
         if ctype not in _VOICE_TYPES:
@@ -367,6 +368,13 @@ def _derive_state(
             continue
         if best is None or overlay[0] < best[0] or (overlay[0] == best[0] and overlay[3] > best[3]):
             best = overlay
+    return best
+
+
+def _derive_state(
+    status: AgentStatus | None, contacts: list[tuple[Contact, str, str, str]], event_timestamp: datetime
+) -> dict[str, Any]:
+    best = _best_voice_overlay(contacts, event_timestamp)
     if best is not None:
         return _agent_state(None, best[2], best[1], best[3])
     if status is None:
@@ -579,15 +587,7 @@ def _engine_state(arn: str | None, type_: str, name: str, start: datetime | None
 def _engine_derive_state(
     status: AgentStatus | None, contacts: list[tuple[Contact, str, str, str]], event_timestamp: datetime
 ) -> _data.AgentStateInfo:
-    best: tuple[int, str, str, datetime] | None = None
-    for contact, ctype, state, method in contacts:
-        if ctype not in _VOICE_TYPES:
-            continue
-        overlay = _voice_overlay(contact, state, method, event_timestamp)
-        if overlay is None:
-            continue
-        if best is None or overlay[0] < best[0] or (overlay[0] == best[0] and overlay[3] > best[3]):
-            best = overlay
+    best = _best_voice_overlay(contacts, event_timestamp)
     if best is not None:
         return _engine_state(None, best[2], best[1], best[3])
     if status is None:
