@@ -4,8 +4,10 @@ The machine's shared brokers (5672, 6379) serve other test runs at the same time
 kills its broker starts its own: ``redis-server`` without persistence, or a second RabbitMQ node with
 its own name, ports, data folder, logs, configuration and Erlang cookie (all in a temporary folder).
 :meth:`PrivateBroker.stop` stops it (gracefully or with SIGKILL), :meth:`PrivateBroker.start` starts
-it again on the same port with the same data folder. A missing binary is a skip locally and a
-failure under ``CI=true`` (like the shared service fixtures in ``tests/conftest.py``).
+it again on the same port with the same data folder; :meth:`PrivateBroker.freeze` hangs it (SIGSTOP:
+its connections stay open, its clients' calls block) until :meth:`PrivateBroker.thaw`. A missing binary
+is a skip locally and a failure under ``CI=true`` (like the shared service fixtures in
+``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -64,6 +67,7 @@ class PrivateBroker:
         self.proc: subprocess.Popen[bytes] | None = None
         self._out: IO[bytes] | None = None
         self.starts = 0
+        self.frozen = False
 
     @property
     def url(self) -> str:
@@ -103,11 +107,62 @@ class PrivateBroker:
                 raise TimeoutError(f"{self.kind} not ready after {timeout}s:\n{self.log_tail()}")
             time.sleep(0.05)
 
+    def _group(self) -> list[int]:
+        """The pids of the server's process group (the server and what it started there, not ``epmd``)."""
+        assert self.proc is not None
+        pids = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, split after the last ")".
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # exited meanwhile
+            if int(fields[2]) == self.proc.pid:
+                pids.append(int(stat.parent.name))
+        return pids
+
+    def _states(self) -> list[str]:
+        states = []
+        for pid in self._group():
+            with contextlib.suppress(OSError, IndexError):
+                states.append(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0])
+        return states
+
+    def _signal_group(self, sig: signal.Signals, done: Callable[[list[str]], bool], timeout: float) -> None:
+        assert self.proc is not None and self.proc.poll() is None, "not running"
+        os.killpg(self.proc.pid, sig)
+        deadline = time.monotonic() + timeout
+        while not done(self._states()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.kind}: {sig.name} not in effect after {timeout}s: {self._states()}")
+            time.sleep(0.01)
+
+    def freeze(self, timeout: float = 10.0) -> None:
+        """Hang the server: SIGSTOP its process group and wait until every process in it is stopped.
+
+        Its sockets stay open and the kernel still accepts connections and buffers what clients send, but
+        nothing is answered: a publish waiting for a reply or a confirm blocks until :meth:`thaw`.
+        """
+        # "Z": a helper that exited and waits to be reaped (by its stopped parent) stops nothing more.
+        self._signal_group(signal.SIGSTOP, lambda states: "T" in states and set(states) <= {"T", "Z"}, timeout)
+        self.frozen = True
+
+    def thaw(self, timeout: float = 10.0) -> None:
+        """Resume a frozen server (SIGCONT to its process group; waits until none is stopped)."""
+        if not self.frozen:
+            return
+        self._signal_group(signal.SIGCONT, lambda states: "T" not in states, timeout)
+        self.frozen = False
+
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 60.0) -> None:
         """Stop the server: ``SIGKILL`` kills its whole process group at once, else a graceful stop."""
         proc = self.proc
         if proc is None or proc.poll() is not None:
             return
+        if self.frozen:  # a stopped process would not act on a graceful stop
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGCONT)
+            self.frozen = False
         if sig == signal.SIGKILL:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)

@@ -21,6 +21,13 @@ Redis here keeps nothing on disk, so its restart loses the messages it held: onl
 relay's stale requeue (``relay.stale_after``, small here) bring them back; the tests check that this
 path ran. RabbitMQ keeps them (durable queue, persistent messages, publisher confirms), which
 :func:`test_rabbitmq_keeps_published_messages_across_restarts` checks directly at the broker.
+
+A broker can also hang rather than go away: ``test_*_frozen_*`` stop it with SIGSTOP while the relay
+holds an open connection to it (its sockets stay open, nothing is answered, a publish blocks for a
+reply or a confirm). Ingest must not wait on it: every ``Pipeline.ingest`` meanwhile completes within
+a deadline and its events and deliveries are in the database, only the publisher thread is stuck.
+After SIGCONT the same outcome as above is checked (every delivery succeeded, in order per ordering
+key, no dead letter, no idempotency key lost).
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from hubtest_common import read
 from kombu import Connection
 
 from hub.db import list_deliveries, session_scope
-from hub.runtime import AgentInput, Pipeline, Relay, create_app
+from hub.runtime import AgentInput, IngestResult, Pipeline, Relay, create_app
 from hub.runtime._local import LocalRuntime
 
 from .conftest import RuntimeFactory, make_env
@@ -67,6 +74,11 @@ FEED_PACE = 0.1
 FEED_WIDTH = 2
 #: Inputs fed after the broker is back (at least; until both workers ran hooks again), then the feeder stops.
 INPUTS_AFTER = 40
+#: Seconds one ``Pipeline.ingest`` may take while the broker hangs: generous on a shared 2-core machine,
+#: and a deadline, not "forever" (a blocked ingest would wait for the broker until it came back).
+INGEST_DEADLINE = 10.0
+#: Batches ingested, one after the other, while the broker hangs.
+BATCHES_FROZEN = 30
 
 
 # ---------------------------------------------------------------------------------------- fixtures
@@ -125,11 +137,33 @@ def queue_depth(url: str, queue: str) -> int:
             return 0
 
 
-class Feeder(threading.Thread):
-    """Feeds agent data continuously: one input of each of ``FEED_WIDTH`` agents per batch.
+def agent_batches() -> Iterator[list[AgentInput]]:
+    """Endless batches of agent data: one input of each of ``FEED_WIDTH`` agents per batch.
 
-    Each agent plays one bundled scenario in order; a finished agent is replaced by a new one. The
-    idempotency keys the pipeline reports are collected: the hook calls that must happen.
+    Each agent plays one bundled scenario in order; a finished agent is replaced by a new one.
+    """
+    active: list[Iterator[AgentInput]] = []
+    agents = 0
+    while True:
+        while len(active) < FEED_WIDTH:
+            name = SCENARIOS[agents % len(SCENARIOS)]
+            active.append(iter(inputs_for(f"{name}-{agents}", scenario(name))))
+            agents += 1
+        batch: list[AgentInput] = []
+        for it in list(active):
+            item = next(it, None)
+            if item is None:
+                active.remove(it)
+            else:
+                batch.append(item)
+        if batch:
+            yield batch
+
+
+class Feeder(threading.Thread):
+    """Feeds agent data continuously (:func:`agent_batches`).
+
+    The idempotency keys the pipeline reports are collected: the hook calls that must happen.
     """
 
     def __init__(self, pipeline: Pipeline) -> None:
@@ -138,30 +172,12 @@ class Feeder(threading.Thread):
         self.keys: list[str] = []
         self.errors: list[Any] = []
         self.inputs = 0
-        self.agents = 0
         self.failure: BaseException | None = None
         self._halt = threading.Event()
 
-    def _batches(self) -> Iterator[list[AgentInput]]:
-        active: list[Iterator[AgentInput]] = []
-        while True:
-            while len(active) < FEED_WIDTH:
-                name = SCENARIOS[self.agents % len(SCENARIOS)]
-                active.append(iter(inputs_for(f"{name}-{self.agents}", scenario(name))))
-                self.agents += 1
-            batch: list[AgentInput] = []
-            for it in list(active):
-                item = next(it, None)
-                if item is None:
-                    active.remove(it)
-                else:
-                    batch.append(item)
-            if batch:
-                yield batch
-
     def run(self) -> None:
         try:
-            for batch in self._batches():
+            for batch in agent_batches():
                 if self._halt.is_set():
                     return
                 result = self.pipeline.ingest(batch)
@@ -219,7 +235,7 @@ def diagnostics(rt: LocalRuntime, broker: PrivateBroker, tmp_path: Path) -> str:
         if d.ordering_key in stuck_keys
     ]
     queues = ""
-    if isinstance(broker, PrivateRabbitMQ) and broker.ready():
+    if isinstance(broker, PrivateRabbitMQ) and not broker.frozen and broker.ready():
         try:
             queues = broker.rabbitmqctl("list_queues", "name", "messages_ready", "messages_unacknowledged", "consumers")
         except (RuntimeError, OSError) as exc:
@@ -344,6 +360,85 @@ def run_restart(
     return numbers, feeder
 
 
+def run_freeze(rt: LocalRuntime, broker: PrivateBroker, tmp_path: Path, hold: float) -> dict[str, float]:
+    """Use the broker, freeze it, ingest more (each within a deadline), thaw it, check the outcome.
+
+    The broker stays frozen for ``BATCHES_FROZEN`` batches (back to back) and at least ``hold`` seconds
+    (more batches, paced, meanwhile).
+    """
+    assert rt.pipeline is not None and rt.relay is not None and rt.engine is not None
+    pipeline, relay, engine = rt.pipeline, rt.relay, rt.engine
+    recorded = tmp_path / f"{PLUGIN}.jsonl"
+    more: Callable[[], str] = lambda: diagnostics(rt, broker, tmp_path)  # noqa: E731
+    batches = agent_batches()
+    keys: list[str] = []
+
+    def ingest() -> IngestResult:
+        # A deadline on the commit: ``Pipeline.ingest`` is ``submit(...).result()`` without one.
+        result = pipeline.submit(next(batches)).result(timeout=INGEST_DEADLINE)
+        assert not result.errors, result.errors
+        keys.extend(result.delivery_keys)
+        return result
+
+    # 1. The broker in use: deliveries published right after their commit and run by the workers, so the
+    #    relay holds an open connection (the one the publisher thread and the relay rounds share).
+    rt.wait_workers_ready()
+    while len(keys) < 10:
+        ingest()
+    assert relay.flush_published(30), "the first deliveries were not published"
+    wait_for(lambda: rt.counts().deliveries.get("succeeded", 0) >= 1, 30, "a hook call before the freeze", more)
+    assert relay.eager.messages > 0 and relay.eager.failed == 0, relay.eager
+    assert relay._connection is not None, "the relay holds no broker connection to hang on"
+    before = rt.counts()
+    slowest = 0.0
+    written = 0
+    frozen_keys: list[str] = []
+
+    # 2. The broker hangs: ingest goes on, each batch committed within the deadline.
+    pace = threading.Event()  # never set: load shaping between batches, not synchronisation
+    broker.freeze()
+    t_frozen = time.monotonic()
+    try:
+        batches_frozen = 0
+        while batches_frozen < BATCHES_FROZEN or time.monotonic() - t_frozen < hold:
+            if batches_frozen >= BATCHES_FROZEN:
+                pace.wait(FEED_PACE)
+            t0 = time.monotonic()
+            result = ingest()
+            slowest = max(slowest, time.monotonic() - t0)
+            written += result.events_written
+            frozen_keys += result.delivery_keys
+            batches_frozen += 1
+        assert frozen_keys, "no delivery created while the broker hung"
+        with session_scope(engine, write=False) as db:
+            stored = {d.idempotency_key for d in list_deliveries(db, plugin=PLUGIN, limit=1_000_000)}
+        assert not set(frozen_keys) - stored, "deliveries of committed batches are missing in the database"
+        assert rt.counts().events == before.events + written, "events of committed batches are missing"
+        # Not a vacuous pass: the publisher really is stuck on the broker (it cannot publish for a second).
+        assert not relay.flush_published(1.0), "the publisher got through to a frozen broker"
+    finally:
+        broker.thaw()
+    frozen_s = time.monotonic() - t_frozen
+
+    # 3. The broker is back: everything handed over is published, every delivery runs.
+    t_thawed = time.monotonic()
+    assert relay.flush_published(60), "the publisher did not resume after the broker came back"
+    counts = rt.wait_finished(90)
+    assert counts.finished == counts.total_deliveries, more()
+    numbers = check_outcome(rt, keys, read(recorded))
+    numbers.update(
+        ingested_while_frozen=batches_frozen,
+        deliveries_while_frozen=len(frozen_keys),
+        slowest_ingest_s=round(slowest, 3),
+        frozen_s=round(frozen_s, 1),
+        finished_after_s=round(time.monotonic() - t_thawed, 1),
+        publish_failed=publish_failures(relay),
+        requeued=relay.totals.requeued,
+    )
+    print(f"broker frozen ({broker.kind}): {numbers}")
+    return numbers
+
+
 # ---------------------------------------------------------------------------------------- tests
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 def test_redis_restarted_mid_stream_loses_nothing(
@@ -413,6 +508,31 @@ def test_rabbitmq_keeps_published_messages_across_restarts(
     rt.stop()
     done = {line["key"] for line in read(tmp_path / f"{PLUGIN}.jsonl") if line["phase"] == "done"}
     assert done == set(keys)
+
+
+#: How long the broker stays frozen at least: ``brief``, or past ``relay.stale_after`` (the relay's stale
+#: requeue then meets deliveries still waiting in the publisher thread, or published late).
+FREEZES = {"brief": lambda kind: 0.0, "past_stale": lambda kind: STALE_AFTER[kind] + 2.0}
+
+
+@pytest.mark.parametrize("freeze", list(FREEZES))
+def test_redis_frozen_ingest_goes_on(
+    freeze: str, private_redis: PrivateRedis, runtime_factory: RuntimeFactory, tmp_path: Path, postgres_url: str
+) -> None:
+    """A hung Redis (SIGSTOP) stalls publishing, not ingest; after SIGCONT every delivery runs."""
+    rt = runtime_factory(restart_env(tmp_path, postgres_url, private_redis), workers=2, concurrency=1)
+    with rt:
+        run_freeze(rt, private_redis, tmp_path, FREEZES[freeze](private_redis.kind))
+
+
+@pytest.mark.parametrize("freeze", list(FREEZES))
+def test_rabbitmq_frozen_ingest_goes_on(
+    freeze: str, private_rabbitmq: PrivateRabbitMQ, runtime_factory: RuntimeFactory, tmp_path: Path, postgres_url: str
+) -> None:
+    """A hung RabbitMQ node (SIGSTOP: no publisher confirm comes) stalls publishing, not ingest."""
+    rt = runtime_factory(restart_env(tmp_path, postgres_url, private_rabbitmq), workers=2, concurrency=1)
+    with rt:
+        run_freeze(rt, private_rabbitmq, tmp_path, FREEZES[freeze](private_rabbitmq.kind))
 
 
 def test_workers_retry_the_broker_forever(runtime_factory: RuntimeFactory, tmp_path: Path, sqlite_url: str) -> None:
