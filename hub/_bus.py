@@ -27,8 +27,25 @@ ALL_EVENTS = "<<all>>"
 _log = logging.getLogger("connect_hub.bus")
 
 
+#: ``_accepts_two_args`` per (bound method or not, code object): each session's engine subscribes the
+#: same methods, and ``inspect.signature`` costs tens of microseconds.
+_SHAPES: dict[tuple[bool, object], bool] = {}
+
+
 def _accepts_two_args(callback: EventCallback) -> bool:
     """Whether ``callback`` takes ``(data, event_name)`` rather than just ``(data)``."""
+    function = getattr(callback, "__func__", callback)
+    code = getattr(function, "__code__", None)
+    if code is None or hasattr(function, "__wrapped__"):  # not a plain function: no stable key
+        return _inspect_two_args(callback)
+    key = (function is not callback, code)
+    shape = _SHAPES.get(key)
+    if shape is None:
+        shape = _SHAPES[key] = _inspect_two_args(callback)
+    return shape
+
+
+def _inspect_two_args(callback: EventCallback) -> bool:
     try:
         params = list(inspect.signature(callback).parameters.values())
     except (TypeError, ValueError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
@@ -91,3 +92,33 @@ def test_bus_semantics() -> None:
         bus.trigger("z", falsy)
     bus.trigger("z", [])
     assert got == [None, None, None, None, []]
+
+
+def test_bus_calls_each_subscriber_with_the_arguments_it_takes_also_when_shapes_are_cached() -> None:
+    """Bound and plain callables sharing code objects still get ``(data)`` or ``(data, name)`` as declared."""
+
+    class Listener:
+        def __init__(self) -> None:
+            self.seen: list[tuple[Any, ...]] = []
+
+        def one(self, data: Any) -> None:
+            self.seen.append((data,))
+
+        def two(self, data: Any, name: str) -> None:
+            self.seen.append((data, name))
+
+    def plain_two(data: Any, name: str) -> None:
+        calls.append((data, name))
+
+    calls: list[tuple[Any, ...]] = []
+    bus = EventBus()
+    listeners = [Listener(), Listener()]
+    for listener in listeners:  # the second time, the shapes come from the cache
+        bus.subscribe("x", listener.one)
+        bus.subscribe("x", listener.two)
+    bus.subscribe("x", plain_two)
+    bus.subscribe("x", lambda data: calls.append((data,)))
+    bus.subscribe("x", functools.partial(plain_two))
+    bus.trigger("x", 7)
+    assert [listener.seen for listener in listeners] == [[(7,), (7, "x")], [(7,), (7, "x")]]
+    assert calls == [(7, "x"), (7,), (7, "x")]
