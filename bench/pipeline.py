@@ -7,7 +7,8 @@ Run with ``.venv/bin/python bench/pipeline.py`` (``--quick`` for a smaller run).
   and on PostgreSQL + RabbitMQ, with the batched relay and with the naive baseline (one
   ``apply_async`` per hook call), plus where the time goes per stage;
 * p50/p99/max latency from agent data received to hook started at a fixed rate of 1,000 snapshots/s
-  with 4 plugins enabled, two ``connect-hub worker`` processes, on PostgreSQL + RabbitMQ: from 300
+  with 4 plugins enabled, two ``connect-hub worker`` processes, on PostgreSQL + RabbitMQ, in steady
+  state (after the workers are ready and a 2 s warm-up at the same rate): from 300
   agents (about 3.4 snapshots/s each), and from the few agents of the throughput runs (100 snapshots/s
   per agent, the worst case for per-contact ordering); and at 50 snapshots/s.
 
@@ -228,8 +229,10 @@ def throughput(label: str, env: dict[str, str], inputs: Inputs, batch: int) -> N
         rt.stop()
 
 
-def latency(label: str, env: dict[str, str], inputs: Inputs, rate: int, seconds: float) -> None:
-    """Feed ``rate`` snapshots/s for ``seconds`` with workers running; hook start latency percentiles."""
+def latency(label: str, env: dict[str, str], inputs: Inputs, rate: int, *, seconds: float, warmup: float) -> None:
+    """Feed ``rate`` snapshots/s for ``warmup`` + ``seconds`` with workers running; hook start latency
+    percentiles over the last ``seconds`` (steady state: the workers' first calls per agent, caches and
+    connections warmed at the same rate first)."""
     from hub.runtime import AgentInput  # noqa: PLC0415
     from hub.runtime._local import LocalRuntime  # noqa: PLC0415
 
@@ -238,16 +241,20 @@ def latency(label: str, env: dict[str, str], inputs: Inputs, rate: int, seconds:
     rt = LocalRuntime(env, workers=2, concurrency=2)
     rt.start()
     assert rt.pipeline is not None
-    # Warm up: the workers start and reach the broker (their imports take seconds on a busy machine).
+    # Warm up: the workers start and reach the broker (their imports take seconds on a busy machine),
+    # then run a first batch's hooks.
+    rt.wait_workers_ready(120)
     warm = inputs[:200]
     rt.pipeline.ingest([AgentInput(k, kind, d) for k, kind, d in warm])
     rt.wait_finished(60, poll=0.1)
     received: dict[str, float] = {}
     tick = 0.02
     per_tick = max(1, int(rate * tick))
-    feed = inputs[200 : 200 + int(rate * seconds)]
+    feed = inputs[200 : 200 + int(rate * (warmup + seconds))]
+    measured_from = int(rate * warmup)
     pending = []
     t0 = time.time()
+    t_measured = t0 + warmup
     for i in range(0, len(feed), per_tick):
         due = t0 + (i // per_tick) * tick
         now = time.time()
@@ -255,11 +262,13 @@ def latency(label: str, env: dict[str, str], inputs: Inputs, rate: int, seconds:
             time.sleep(due - now)
         chunk = feed[i : i + per_tick]
         # A source at a fixed rate: the next tick's data arrives whether or not the last commit is done.
-        pending.append((due, rt.pipeline.submit([AgentInput(k, kind, d, received_at=due) for k, kind, d in chunk])))
+        future = rt.pipeline.submit([AgentInput(k, kind, d, received_at=due) for k, kind, d in chunk])
+        if i >= measured_from:
+            pending.append((due, future))
     for due, future in pending:
         for key in future.result().delivery_keys:
             received[key] = due
-    achieved = len(feed) / (time.time() - t0)
+    achieved = (len(feed) - measured_from) / (time.time() - t_measured)
     counts = rt.wait_finished(45, poll=0.1)
     assert rt.engine is not None
     with rt.engine.connect() as conn:  # where the latency goes, per hop (PostgreSQL)
@@ -299,13 +308,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller inputs (CI smoke run)")
     args = parser.parse_args()
-    agents, per_agent = (5, 600) if args.quick else (10, 1500)
-    seconds = 4 if args.quick else 6
+    agents, per_agent = (5, 700) if args.quick else (10, 1500)
+    seconds, warmup = (2, 1) if args.quick else (6, 2)
     t = time.perf_counter()
     inputs = make_inputs(agents, per_agent)
     # The latency runs: 300 agents at about 3.4 snapshots/s each (a busy floor's rate per agent), and
     # the few-agents stream above (100 snapshots/s per agent: the worst case for per-contact ordering).
-    crowd = make_inputs(300, (1000 * seconds + 200) // 300 + 2)
+    crowd = make_inputs(300, (1000 * (seconds + warmup) + 200) // 300 + 2)
     print(
         f"input: {len(inputs)} wire inputs from {agents} agents and {len(crowd)} from 300 agents (realistic mix), "
         f"generated in {time.perf_counter() - t:.1f}s"
@@ -333,7 +342,7 @@ def main() -> None:
         ]
         for n, (label, feed, rate) in enumerate(runs):
             with _PostgresDatabase() as pg:
-                latency(label, _env(folder / f"l{n}", pg, AMQP), feed, rate, seconds)
+                latency(label, _env(folder / f"l{n}", pg, AMQP), feed, rate, seconds=seconds, warmup=warmup)
 
 
 if __name__ == "__main__":

@@ -364,6 +364,7 @@ class Executor:
         self._postgres = engine.dialect.name == "postgresql"
         self._deadline: float | None = None
         self._inflight: dict[int, bool] = {}
+        self._deferred_pairs: set[Pair] = set()
         """Deliveries claimed by the current message and not recorded yet: id → whether its hook ran."""
 
     @contextmanager
@@ -389,6 +390,7 @@ class Executor:
         """Run every group of a broker message in order, then drain what became ready."""
         self._deadline = None if self.time_budget is None else time.monotonic() + self.time_budget
         self._inflight.clear()
+        self._deferred_pairs.clear()
         with self._writer.connect() as conn:
             self._conn = conn
             try:
@@ -446,6 +448,12 @@ class Executor:
                     outcome.deferred += int(db.execute(_DEFER, {"ids": todo, "due": due}).rowcount)
                     db.execute(_ORPHANS, {"ids": todo, "due": due})
                 break
+        if self._deferred_pairs and not self._out_of_time():
+            # Deferred behind an earlier delivery: if that one finished while this message deferred (its
+            # worker's drain read these rows before the deferral committed), nobody else will run them
+            # before the relay's next look; take them now. Exactly one claim wins (the claim re-checks).
+            with self._tx() as db:
+                drains.append(self._claim_ready(db, set(self._deferred_pairs), DRAIN_BATCH))
         budget = DRAIN_LIMIT
         for first in drains:
             batch = first
@@ -520,6 +528,7 @@ class Executor:
                 runnable = False
                 if status.get(other.id) == "queued":
                     deferred.append(other.id)
+                    self._deferred_pairs.add(pair)
             if runnable and not careful:
                 complete.add(pair)
         if deferred:
