@@ -419,7 +419,8 @@ class Relay:
             self._outgoing_ready.notify_all()
         if self._publisher is not None:
             self._publisher.join(timeout)
-            self._publisher = None
+            if not self._publisher.is_alive():  # one stuck on a hung broker stays the only publisher
+                self._publisher = None
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
