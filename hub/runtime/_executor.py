@@ -71,6 +71,8 @@ _a = AGENTS.c
 
 #: At most this many deliveries are drained after a message's own groups (keeps a task bounded).
 DRAIN_LIMIT = 200
+#: Agent sessions kept per message for the deliveries of the same input (see ``Executor._sessions``).
+SESSION_CACHE_LIMIT = 256
 #: Deliveries claimed per drain transaction.
 DRAIN_BATCH = 50
 #: Seconds a delivery deferred for ordering waits before the relay looks at it again.
@@ -131,6 +133,7 @@ _CLAIM_READY = _claim_from(_READY)
 _REF = EVENTS.alias("snapshot_event")
 _EVENT_COLUMNS = (
     _e.id,
+    _e.seq,
     _e.name,
     _e.payload,
     _e.contact_id,
@@ -365,6 +368,9 @@ class Executor:
         self._deadline: float | None = None
         self._inflight: dict[int, bool] = {}
         self._deferred_pairs: set[Pair] = set()
+        # The agent sessions rebuilt for the current message, per (agent, snapshot, configuration): the
+        # deliveries of one input's events to several plugins share one rebuild.
+        self._sessions: dict[tuple[str, Any, int], AgentSession] = {}
         """Deliveries claimed by the current message and not recorded yet: id → whether its hook ran."""
 
     @contextmanager
@@ -391,6 +397,7 @@ class Executor:
         self._deadline = None if self.time_budget is None else time.monotonic() + self.time_budget
         self._inflight.clear()
         self._deferred_pairs.clear()
+        self._sessions.clear()
         with self._writer.connect() as conn:
             self._conn = conn
             try:
@@ -730,7 +737,6 @@ class Executor:
                 row = db.execute(_EVENT, {"eid": claimed.event_id}).one()
         stored: dict[str, Any] = row.payload or {}
         agent_key = row.agent_key or "unknown"
-        session = AgentSession(agent_key)
         kwargs: dict[str, Any] = {
             "record": stored.get("data"),
             "event": stored.get("data"),
@@ -738,11 +744,17 @@ class Executor:
         }
         wire = stored_snapshot(stored, row.snapshot_payload)
         if wire is not None:
-            snapshot = decode_snapshot(wire)
-            session.apply_agent_data(
-                AgentData(snapshot=snapshot, configuration=self._configuration(agent_key, row.agent_data))
-            )
+            configuration = self._configuration(agent_key, row.agent_data)
+            key = (agent_key, stored.get("snapshot_seq", row.seq), id(configuration))
+            session = self._sessions.get(key) if row.seq is not None else None
+            if session is None:
+                session = AgentSession(agent_key)
+                session.apply_agent_data(AgentData(snapshot=decode_snapshot(wire), configuration=configuration))
+                if row.seq is not None and len(self._sessions) < SESSION_CACHE_LIMIT:
+                    self._sessions[key] = session
             kwargs["agent"] = session.agent
+        else:
+            session = AgentSession(agent_key)
         if "contact" in stored:
             kwargs["contact"] = ContactSnapshot(msgspec.convert(stored["contact"], ContactData, strict=False), session)
         elif row.contact_id is not None:
