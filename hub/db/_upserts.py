@@ -332,34 +332,20 @@ class PreparedBatch:
     """
 
     __slots__ = ("agents", "contacts", "deliveries", "delivery_rows", "events", "history", "plain", "receipts", "refs")
+    agents: PreparedRows
+    contacts: PreparedRows
+    deliveries: list[DeliveryRecord]
+    delivery_rows: PreparedRows
+    events: PreparedRows
+    history: PreparedRows
+    plain: PreparedRows
+    receipts: PreparedRows
+    refs: list[tuple[str, int]]
 
-    def __init__(
-        self,
-        dialect: str,
-        *,
-        agents: Sequence[AgentRow],
-        state_changes: Sequence[StateChange],
-        contacts: Sequence[ContactUpsert],
-        events: Sequence[EventRecord],
-        deliveries: Sequence[DeliveryRecord],
-        receipts: Iterable[Receipt],
-        now: dt.datetime,
-        deliveries_queued: bool,
-    ) -> None:
-        """Convert every row (see :func:`write_batch` for the arguments)."""
-        self.receipts = prepare_rows(dialect, RECEIPTS, _RECEIPT_COLUMNS, _receipt_rows(receipts, now))
-        self.agents = prepare_rows(dialect, AGENTS, _AGENT_COLUMNS, _agent_rows(agents, now))
-        history = [(c.agent_key, c.old_state, c.new_state, c.new_state_type, c.occurred_at) for c in state_changes]
-        self.history = prepare_rows(dialect, STATE_HISTORY, _HISTORY_COLUMNS, history)
-        self.contacts = prepare_rows(dialect, CONTACTS, _CONTACT_COLUMNS, _contact_rows(contacts, now))
-        keyed = [e for e in events if e.agent_key is not None and e.seq is not None]
-        self.refs: list[tuple[str, int]] = [(e.agent_key, e.seq) for e in keyed]  # type: ignore[misc]
-        self.events = prepare_rows(dialect, EVENTS, _EVENT_COLUMNS, [_event_row(e, now) for e in keyed])
-        plain = [_event_row(e, now) for e in events if e.agent_key is None or e.seq is None]
-        self.plain = prepare_rows(dialect, EVENTS, _EVENT_COLUMNS, plain)
-        self.deliveries = list(deliveries)
-        rows = _delivery_rows(self.deliveries, now, now if deliveries_queued else None)
-        self.delivery_rows = prepare_rows(dialect, DELIVERIES, _DELIVERY_COLUMNS, rows)
+    def __init__(self, **parts: Any) -> None:
+        """Hold the converted parts (built by :func:`prepare_batch` only)."""
+        for name in self.__slots__:
+            setattr(self, name, parts[name])
 
 
 def prepare_batch(
@@ -378,16 +364,22 @@ def prepare_batch(
 
     Same arguments as :func:`write_batch`; raises :class:`ValueError` for a naive datetime.
     """
+    now = now or utcnow()
+    history = [(c.agent_key, c.old_state, c.new_state, c.new_state_type, c.occurred_at) for c in state_changes]
+    keyed = [_event_row(e, now) for e in events if e.agent_key is not None and e.seq is not None]
+    plain = [_event_row(e, now) for e in events if e.agent_key is None or e.seq is None]
+    deliveries = list(deliveries)
+    delivery_rows = _delivery_rows(deliveries, now, now if deliveries_queued else None)
     return PreparedBatch(
-        dialect,
-        agents=agents,
-        state_changes=state_changes,
-        contacts=contacts,
-        events=events,
+        receipts=prepare_rows(dialect, RECEIPTS, _RECEIPT_COLUMNS, _receipt_rows(receipts, now)),
+        agents=prepare_rows(dialect, AGENTS, _AGENT_COLUMNS, _agent_rows(agents, now)),
+        history=prepare_rows(dialect, STATE_HISTORY, _HISTORY_COLUMNS, history),
+        contacts=prepare_rows(dialect, CONTACTS, _CONTACT_COLUMNS, _contact_rows(contacts, now)),
+        refs=[(row[0], row[2]) for row in keyed],  # (agent_key, seq)
+        events=prepare_rows(dialect, EVENTS, _EVENT_COLUMNS, keyed),
+        plain=prepare_rows(dialect, EVENTS, _EVENT_COLUMNS, plain),
         deliveries=deliveries,
-        receipts=receipts,
-        now=now or utcnow(),
-        deliveries_queued=deliveries_queued,
+        delivery_rows=prepare_rows(dialect, DELIVERIES, _DELIVERY_COLUMNS, delivery_rows),
     )
 
 
