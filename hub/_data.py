@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 import msgspec
 from msgspec import Struct, field
 
+from hub._structs import prepare_structs
+
 __all__ = [
     "AgentAvailabilityState",
     "AgentConfiguration",
@@ -330,3 +332,6 @@ def decode_agent_data(raw: bytes | str | dict[str, Any]) -> AgentData:
 def encode_agent_data(data: AgentData) -> bytes:
     """Encode agent data as JSON with the wire names."""
     return msgspec.json.encode(data)
+
+
+prepare_structs(globals())

@@ -8,6 +8,7 @@ gracefully on SIGINT / SIGTERM: uvicorn stops accepting connections and lets req
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 from pathlib import Path
 
@@ -55,6 +56,8 @@ def serve(
     database outbox, so ingest keeps accepting input.
     """
     from hub.ingest import DatabaseSink, create_app  # noqa: PLC0415 - keep the CLI start-up light
+
+    faulthandler.enable()  # a fatal error in an extension module prints every thread's stack to stderr
     from hub.plugins import load_plugins  # noqa: PLC0415
 
     try:

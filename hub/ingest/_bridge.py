@@ -43,6 +43,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from hub import HubError, decode_agent_data
+from hub._structs import prepare_structs
 from hub.db import IngestReceipt, Receipt, claim_receipts, create_engine_from_url, session_scope
 from hub.ingest._credentials import BridgeCredentials, BridgeIdentity, ForbiddenError, bridge_settings
 from hub.ingest._http import check_json_content_type, read_body, reject_nul
@@ -560,3 +561,6 @@ def mount_bridge(app: FastAPI, settings: Any, sink: Any, *, engine: Engine | Non
     if not isinstance(engine, Engine):
         engine = create_engine_from_url(settings.get("database.url"))
     app.include_router(bridge_router(sink, BridgeCredentials(bridge, engine)))
+
+
+prepare_structs(globals())

@@ -102,6 +102,7 @@ from typing import Any
 import msgspec
 
 from hub import _data
+from hub._structs import prepare_structs
 from hub.sources._util import decode_json, iso_ms, parse_timestamp, pascal, utc
 from hub.sources.errors import InvalidRecordError
 
@@ -692,3 +693,6 @@ def _next_start(snapshot: AgentSnapshot) -> datetime | None:
     status = snapshot.next_agent_status
     assert status is not None
     return status.enqueued_timestamp or status.enqueue_timestamp
+
+
+prepare_structs(globals())

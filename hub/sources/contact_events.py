@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 
+from hub._structs import prepare_structs
 from hub.sources._util import convert, header, require_secret, secrets_match, utc
 from hub.sources.contact_records import contact_type
 from hub.sources.errors import MalformedRequestError, UnauthorizedError, UnsupportedEventError
@@ -256,3 +257,6 @@ def check_basic_auth(authorization: str | None, *, username: str, password: str)
     password_ok = secrets_match(secret, password)
     if not (sep and user_ok and password_ok):
         raise UnauthorizedError()
+
+
+prepare_structs(globals())

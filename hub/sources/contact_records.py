@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 
+from hub._structs import prepare_structs
 from hub.sources._util import decode_json, parse_timestamp, pascal, utc
 from hub.sources.voice_id import VoiceIdResult
 
@@ -273,3 +274,6 @@ def to_contact_fields(record: ContactTraceRecord) -> dict[str, Any]:
         "voice_id_result": record.voice_id_result.to_dict() if record.voice_id_result else None,
         "source_timestamp": dedupe_key(record)[1],
     }
+
+
+prepare_structs(globals())

@@ -36,6 +36,7 @@ from typing import Generic, Literal, TypeVar
 
 import msgspec
 
+from hub._structs import prepare_structs
 from hub.sources._util import decode_json, require_secret
 from hub.sources.errors import (
     InvalidRecordError,
@@ -342,3 +343,6 @@ def error_response(error: SourceError, request_id: str | None, timestamp_ms: int
     :param request_id: the body's ``requestId``, or the header value when the body was unreadable.
     """
     return error.status_code, error_body(request_id or "", error.reason, timestamp_ms)
+
+
+prepare_structs(globals())

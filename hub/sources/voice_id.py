@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from hub._structs import prepare_structs
 from hub.sources._util import pascal
 
 __all__ = [
@@ -112,3 +113,6 @@ class VoiceIdResult(_Pascal, frozen=True):
 
 def _drop_none(value: dict[str, Any]) -> dict[str, Any]:
     return {k: _drop_none(v) if isinstance(v, dict) else v for k, v in value.items() if v is not None}
+
+
+prepare_structs(globals())
