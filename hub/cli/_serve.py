@@ -98,6 +98,7 @@ def serve(
     try:
         uvicorn.Server(config).run()
     finally:
+        sink.close()  # the writes of requests uvicorn let finish are done
         if relay is not None:
             relay.stop()
         engine.dispose()

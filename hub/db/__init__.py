@@ -29,7 +29,7 @@ Reads: :func:`list_deliveries`, :func:`list_dead_letters` / :func:`retry_dead_le
 :func:`list_events` (replay), :func:`load_agents` (rebuild sessions), :func:`get_contact`.
 """
 
-from ._engine import create_engine_from_url, normalize_url, session_scope
+from ._engine import create_engine_from_url, is_memory_sqlite, normalize_url, session_scope
 from ._migrate import MIGRATIONS_DIR, alembic_config, current_revision, downgrade, head_revision, upgrade
 from ._models import (
     AGENTS,
@@ -131,6 +131,7 @@ __all__ = [
     "get_delivery",
     "group_deliveries",
     "head_revision",
+    "is_memory_sqlite",
     "is_next_in_order",
     "is_persisted_event",
     "list_dead_letters",

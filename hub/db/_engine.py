@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from ._types import json_dumps, json_loads
 
-__all__ = ["create_engine_from_url", "normalize_url", "session_scope"]
+__all__ = ["create_engine_from_url", "is_memory_sqlite", "normalize_url", "session_scope"]
 
 #: Milliseconds a SQLite connection waits for a lock before failing with ``database is locked``.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -47,6 +47,11 @@ def normalize_url(url: str | URL) -> URL:
 
 def _is_memory_sqlite(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+
+
+def is_memory_sqlite(engine: Engine) -> bool:
+    """Whether ``engine`` is an in-memory SQLite database (one connection, which threads cannot share)."""
+    return engine.url.get_backend_name() == "sqlite" and _is_memory_sqlite(engine.url)
 
 
 def create_engine_from_url(url: str | URL, *, sqlite_foreign_keys: bool = True, **kwargs: Any) -> Engine:

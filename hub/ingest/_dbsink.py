@@ -43,8 +43,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -61,15 +61,19 @@ from hub.db import (
     ContactUpsert,
     DeliveryRecord,
     EventRecord,
+    PreparedBatch,
     Receipt,
     StateChange,
     claim_receipts,
+    is_memory_sqlite,
     is_persisted_event,
+    prepare_batch,
     session_scope,
     utcnow,
     write_batch,
+    write_prepared,
 )
-from hub.db._models import AGENTS, CONTACTS
+from hub.db._models import AGENTS, CONTACTS, RECEIPTS
 from hub.hookspecs import CONTACT_EVENT, CONTACT_RECORD_EVENT
 from hub.ingest._http import collector_paused
 from hub.ingest._rows import (
@@ -82,6 +86,7 @@ from hub.ingest._rows import (
     streams_contact_upserts,
 )
 from hub.ingest._sink import ContactRecordInput, IngestResult
+from hub.ingest._writes import WriteConflictError, WriteQueue
 from hub.runtime import idempotency_key, ordering_key
 from hub.runtime._snapshots import InputSnapshot
 from hub.sources import contact_events, contact_records
@@ -272,6 +277,7 @@ class DatabaseSink:
         self._configurations = _Configurations()
         self._names: tuple[str, ...] | None = None
         self._groups: list[list[int]] | None = None
+        self._writes = WriteQueue(inline=is_memory_sqlite(engine))
         self.publisher: Callable[[list[list[int]]], object] | None = None
         """Publishes a committed transaction's deliveries (:meth:`hub.runtime.Relay.publish_committed`).
 
@@ -291,18 +297,17 @@ class DatabaseSink:
     def ingest_agent_events(self, request_key: str | None, events: Sequence[AgentEvent]) -> IngestResult:
         """Apply AES records (see :meth:`hub.ingest.IngestSink.ingest_agent_events`).
 
-        The records are converted before the serialised transaction, so a concurrent request's
-        conversion overlaps this one's database work.
+        The records are converted before the sink's lock, and written after it (:mod:`hub.ingest._writes`),
+        so a concurrent request's conversion and derivation overlap this one's database work.
         """
         with collector_paused():
             inputs: dict[str, _AgentInput] = {}
             for event in events:
                 if event.event_id not in inputs:
                     inputs[event.event_id] = _aes_input(event, self._configurations)
-            with self._transaction() as (db, touched, commit_hooks):
-                return self._agent_events(
-                    db, request_key, count=len(events), inputs=inputs, touched=touched, after_commit=commit_hooks
-                )
+            request = [Receipt("firehose", request_key)] if request_key is not None else []
+            records = [Receipt("aes", key) for key in inputs]
+            return self._derive_and_write(request, records, inputs, len(events))
 
     def apply_agent_data(self, agent_key: str, data: Mapping[str, Any]) -> IngestResult:
         """Apply Streams agent data (``{"snapshot", "configuration"}``, e.g. from the browser bridge).
@@ -311,11 +316,11 @@ class DatabaseSink:
         transaction, and data older than the stored snapshot (``snapshotTimestamp``) is not applied.
         """
         item = _streams_input(agent_key, data, utcnow())
-        with self._transaction() as (db, touched, commit_hooks):
-            batch, stale = self._apply_groups(db, {agent_key: [item]}, touched, commit_hooks)
-            return IngestResult(
-                accepted=1 - stale, stale=stale, events=len(batch.events), deliveries=len(batch.deliveries)
-            )
+        return self._derive_and_write([], [], {agent_key: item}, 1, key_of=lambda _k, _i: agent_key)
+
+    def close(self) -> None:
+        """Finish the writes in progress and stop the writer thread."""
+        self._writes.close()
 
     @property
     def engine(self) -> Engine:
@@ -324,39 +329,169 @@ class DatabaseSink:
 
     def ingest_contact_records(self, request_key: str | None, records: Sequence[ContactRecordInput]) -> IngestResult:
         """Store contact records (see :meth:`hub.ingest.IngestSink.ingest_contact_records`)."""
-        with self._transaction() as (db, _touched, _hooks):
-            return self._contact_records(db, request_key, records)
+        return self._contact_transaction(lambda db: self._contact_records(db, request_key, records))
 
     def ingest_contact_event(self, event: ContactEvent, raw: Mapping[str, Any]) -> IngestResult:
         """Store a contact event (see :meth:`hub.ingest.IngestSink.ingest_contact_event`)."""
-        with self._transaction() as (db, _touched, _hooks):
-            return self._contact_event(db, event, raw)
+        return self._contact_transaction(lambda db: self._contact_event(db, event, raw))
 
-    # ------------------------------------------------------------------ transaction
-    @contextmanager
-    def _transaction(self) -> Iterator[tuple[Session, set[str], list[Callable[[], None]]]]:
-        """One serialised transaction; sessions touched by a failed one are forgotten (rebuilt later)."""
-        touched: set[str] = set()
-        after_commit: list[Callable[[], None]] = []
-        groups: list[list[int]] = []
-        with self._lock, collector_paused():
+    # ------------------------------------------------------------------ transactions
+    def _contact_transaction(self, work: Callable[[Session], IngestResult]) -> IngestResult:
+        """Run ``work`` in one transaction on the writer thread (after the writes queued before it)."""
+
+        def run() -> IngestResult:
+            groups: list[list[int]] = []
             self._groups = groups
             try:
                 with session_scope(self._engine) as db:
-                    yield db, touched, after_commit
+                    result = work(db)
             except SQLAlchemyError as exc:
-                self._forget(touched)
                 _log.warning("ingest transaction failed, the source will retry: %s", exc)
                 raise SourceUnavailableError() from exc
-            except BaseException:
-                self._forget(touched)
-                raise
             finally:
                 self._groups = None
-            for hook in after_commit:
-                hook()
-        if groups and self.publisher is not None:
-            self.publisher(groups)
+            if groups and self.publisher is not None:
+                self.publisher(groups)
+            return result
+
+        with collector_paused():
+            return self._writes.run(run)
+
+    def _derive_and_write(
+        self,
+        request: list[Receipt],
+        records: list[Receipt],
+        inputs: dict[str, _AgentInput],
+        count: int,
+        *,
+        key_of: Callable[[str, _AgentInput], str] | None = None,
+    ) -> IngestResult:
+        """Derive agent input under the lock, then wait for its write (see :mod:`hub.ingest._writes`).
+
+        A request repeating a dedupe key of a request still being written waits for that write, then
+        is derived again (as a duplicate if it was stored, afresh if it failed).
+        """
+        while True:
+            waiting = self._writes.pending_for([*request, *records])
+            if waiting:
+                for pending in waiting:
+                    pending.exception()  # wait; its outcome is read from the database next
+                continue
+            with self._lock:
+                if self._writes.pending_for([*request, *records]):
+                    continue
+                derived = self._derive(request, records, inputs, count, key_of)
+            if isinstance(derived, IngestResult):
+                return derived
+            future, result = derived
+            future.result()
+            return result
+
+    def _reset_if_a_write_failed(self) -> None:
+        """After a failed write, every in-memory session may be ahead of the database: rebuild them all."""
+        if self._writes.take_reset():
+            self._forget(set(self._known))
+
+    def _derive(
+        self,
+        request: list[Receipt],
+        records: list[Receipt],
+        inputs: dict[str, _AgentInput],
+        count: int,
+        key_of: Callable[[str, _AgentInput], str] | None,
+    ) -> IngestResult | tuple[Future[BatchResult], IngestResult]:
+        """Which records are new, their events and rows; queues the write (under the lock)."""
+        generation = self._writes.generation  # before the reset check: a failure after it makes this stale
+        self._reset_if_a_write_failed()
+        touched: set[str] = set()
+        try:
+            with session_scope(self._engine, write=False) as db:
+                if request and self._seen(db, request):
+                    return IngestResult(duplicate_request=True, duplicates=count)
+                seen = self._seen(db, records) if records else set()
+                fresh = [key for key in inputs if Receipt("aes", key) not in seen] if records else list(inputs)
+                groups: dict[str, list[_AgentInput]] = {}
+                for key in fresh:
+                    item = inputs[key]
+                    if item.at is None:
+                        item.require()
+                    agent = key_of(key, item) if key_of is not None else item.arn
+                    assert agent is not None
+                    groups.setdefault(agent, []).append(item)
+                batch, stale, before = self._apply_groups(db, groups, touched)
+            prepared = prepare_batch(
+                self._engine.dialect.name,
+                agents=batch.agents,
+                state_changes=batch.state_changes,
+                contacts=batch.contacts,
+                events=batch.events,
+                deliveries=batch.deliveries,
+                deliveries_queued=self.publisher is not None,
+            )
+        except SQLAlchemyError as exc:
+            self._forget_after_writes(touched)
+            _log.warning("ingest transaction failed, the source will retry: %s", exc)
+            raise SourceUnavailableError() from exc
+        except BaseException:
+            self._forget_after_writes(touched)
+            raise
+        claims = [*request, *(Receipt("aes", key) for key in fresh)] if records else request
+        after = {key: _AgentState(self._known[key].snapshot_at, self._known[key].last_seq) for key in before}
+        future = self._writes.submit(
+            lambda: self._write_derived(prepared, claims, before),
+            generation=generation,
+            receipts=claims,
+            agents=after,
+            on_stale=SourceUnavailableError,
+        )
+        result = IngestResult(
+            accepted=len(fresh) - stale,
+            duplicates=count - len(fresh) if records else 0,
+            stale=stale,
+            events=len(batch.events),
+            deliveries=len(batch.deliveries),
+        )
+        return future, result
+
+    def _write_derived(
+        self, prepared: PreparedBatch, claims: list[Receipt], before: dict[str, _AgentState]
+    ) -> BatchResult:
+        """Write a derived request (on the writer thread), checking what its derivation assumed."""
+        try:
+            with session_scope(self._engine) as db:
+                if claims and len(claim_receipts(db, claims)) != len(claims):
+                    raise WriteConflictError("a dedupe key was claimed meanwhile (another hub process)")
+                stored = self._load_agents(db, sorted(before)) if before else {}
+                for key, state in before.items():
+                    row = stored.get(key)
+                    if (_AgentState(row["snapshot_at"], row["last_seq"]) if row else _AgentState(None, 0)) != state:
+                        raise WriteConflictError(f"agent {key[:80]} was written meanwhile (another hub process)")
+                result = write_prepared(db, prepared)
+        except (SQLAlchemyError, WriteConflictError) as exc:
+            _log.warning("ingest transaction failed, the source will retry: %s", exc)
+            raise SourceUnavailableError() from exc
+        if result.delivery_groups and self.publisher is not None:
+            self.publisher(result.delivery_groups)
+        return result
+
+    def _forget_after_writes(self, keys: set[str]) -> None:
+        """Forget the sessions of ``keys`` once the queued writes are done (their state is then stored)."""
+        if keys:
+            self._writes.run(lambda: None)
+            self._forget(keys)
+
+    def _seen(self, db: Session, receipts: list[Receipt]) -> set[Receipt]:
+        """Which of ``receipts`` are stored already."""
+        found: set[Receipt] = set()
+        c = RECEIPTS.c
+        by_source: dict[str, list[str]] = {}
+        for receipt in receipts:
+            by_source.setdefault(receipt.source, []).append(receipt.key)
+        for source, keys in by_source.items():
+            for start in range(0, len(keys), 500):
+                query = sa.select(c.key).where(c.source == source, c.key.in_(keys[start : start + 500]))
+                found |= {Receipt(source, key) for key in db.scalars(query)}
+        return found
 
     def _write(self, db: Session, **rows: Any) -> BatchResult:
         """:func:`hub.db.write_batch` in the current transaction; its deliveries are published after the commit."""
@@ -404,15 +539,19 @@ class DatabaseSink:
             self._names = tuple(sorted(n for n in names if is_persisted_event(n) or self._routes(n)))
         return self._names
 
-    def _session_for(self, db: Session, key: str, stored: Mapping[str, Any] | None) -> AgentSession:
-        """The agent's session, rebuilt from the stored agent data unless it reflects exactly that row."""
-        state = _AgentState(stored["snapshot_at"], stored["last_seq"]) if stored else _AgentState(None, 0)
+    def _session_for(self, db: Session, key: str, state: _AgentState) -> AgentSession:
+        """The agent's session, rebuilt from the stored agent data unless it reflects exactly ``state``.
+
+        ``state`` is the agent's stored version, or the one a request not yet written leaves it in (then
+        the session, which applied that request, always matches).
+        """
         known = self._known.get(key)
         session = self._hub.get_session(key)
         if session is not None and known == state:
             return session
         self._hub.remove_session(key)
         session = self._hub.session(key)
+        stored = state.last_seq or state.snapshot_at is not None
         agent_data = db.scalar(sa.select(AGENTS.c.agent_data).where(AGENTS.c.key == key)) if stored else None
         if agent_data:
             try:
@@ -423,75 +562,42 @@ class DatabaseSink:
                 session = self._hub.session(key)
         for name in self._captured_names():
             session.bus.subscribe(name, self._on_event)
-        self._known[key] = state
+        self._known[key] = _AgentState(state.snapshot_at, state.last_seq)
         return session
 
-    def _load_agents(self, db: Session, keys: list[str]) -> dict[str, Mapping[str, Any]]:
+    def _load_agents(self, db: Session, keys: list[str], *, lock: bool = True) -> dict[str, Mapping[str, Any]]:
+        if not keys:
+            return {}
         c = AGENTS.c
         query = sa.select(c.key, c.snapshot_at, c.last_seq).where(c.key.in_(keys)).order_by(c.key)
-        if self._postgres:
+        if self._postgres and lock:
             query = query.with_for_update()
         return {row.key: dict(row._mapping) for row in db.execute(query)}
 
-    def _agent_events(
-        self,
-        db: Session,
-        request_key: str | None,
-        *,
-        count: int,
-        inputs: dict[str, _AgentInput],
-        touched: set[str],
-        after_commit: list[Callable[[], None]],
-    ) -> IngestResult:
-        if request_key is not None and not claim_receipts(db, [Receipt("firehose", request_key)]):
-            return IngestResult(duplicate_request=True, duplicates=count)
-        fresh = claim_receipts(db, [Receipt("aes", key) for key in inputs])
-        groups: dict[str, list[_AgentInput]] = {}
-        for receipt in fresh:
-            item = inputs[receipt.key]
-            if item.at is None:
-                item.require()
-            assert item.arn is not None
-            groups.setdefault(item.arn, []).append(item)
-        batch, stale = self._apply_groups(db, groups, touched, after_commit)
-        return IngestResult(
-            accepted=len(fresh) - stale,
-            duplicates=count - len(fresh),
-            stale=stale,
-            events=len(batch.events),
-            deliveries=len(batch.deliveries),
-        )
-
     def _apply_groups(
-        self,
-        db: Session,
-        groups: dict[str, list[_AgentInput]],
-        touched: set[str],
-        after_commit: list[Callable[[], None]],
-    ) -> tuple[_AgentBatch, int]:
-        """Apply each agent's inputs (in time order) to its session, then write everything."""
-        stored = self._load_agents(db, sorted(groups))
+        self, db: Session, groups: dict[str, list[_AgentInput]], touched: set[str]
+    ) -> tuple[_AgentBatch, int, dict[str, _AgentState]]:
+        """Apply each agent's inputs (in time order) to its session; returns the rows, the stale count
+        and the version each agent started from (checked again when the rows are written)."""
+        unwritten = {key: state for key in groups if (state := self._writes.agent_state(key)) is not None}
+        stored = self._load_agents(db, sorted(groups.keys() - unwritten.keys()), lock=False)
         batch = _AgentBatch()
         stale = 0
-        new_state: dict[str, _AgentState] = {}
+        before: dict[str, _AgentState] = {}
         for key in sorted(groups):
             touched.add(key)
-            session = self._session_for(db, key, stored.get(key))
+            if key in unwritten:  # a request derived before this one and not yet written advanced it
+                start = unwritten[key]
+            else:
+                row = stored.get(key)
+                start = _AgentState(row["snapshot_at"], row["last_seq"]) if row else _AgentState(None, 0)
+            session = self._session_for(db, key, start)
             state = self._known[key]
+            before[key] = _AgentState(state.snapshot_at, state.last_seq)
             ordered = sorted(groups[key], key=_input_order)
             stale += len(ordered) - self._apply_agent(key, session, ordered, state, batch)
-            new_state[key] = _AgentState(state.snapshot_at, state.last_seq)
         self._check(batch)
-        self._write(
-            db,
-            agents=batch.agents,
-            state_changes=batch.state_changes,
-            contacts=batch.contacts,
-            events=batch.events,
-            deliveries=batch.deliveries,
-        )
-        after_commit.append(lambda: self._known.update(new_state))
-        return batch, stale
+        return batch, stale, before
 
     def _apply_agent(
         self,

@@ -38,6 +38,7 @@ from hub._agent import AgentStateChange
 from hub._contact import Contact, ContactSnapshot
 from hub._data import AgentData, AgentSnapshot, ContactData
 from hub._errors import MalformedAgentDataError
+from hub._structs import prepare_structs
 from hub.db import (
     AgentRow,
     BatchResult,
@@ -46,6 +47,7 @@ from hub.db import (
     EventRecord,
     PreparedBatch,
     StateChange,
+    is_memory_sqlite,
     is_persisted_event,
     load_agents,
     prepare_batch,
@@ -180,7 +182,7 @@ class Pipeline:
         self._generation = 0
         self._slots = threading.BoundedSemaphore(max(1, max_in_flight))
         # An in-memory SQLite database is one per connection, so its writes stay in the caller's thread.
-        self._writer = None if _in_memory_sqlite(engine) else ThreadPoolExecutor(1, "connect-hub-writer")
+        self._writer = None if is_memory_sqlite(engine) else ThreadPoolExecutor(1, "connect-hub-writer")
         self._captured: list[tuple[str, Any]] = []
         self._routes: dict[str, tuple[bool, list[tuple[str, str]]]] = {}
         self._names: tuple[str, ...] | None = None
@@ -456,11 +458,6 @@ class Pipeline:
         agent.contacts = current
 
 
-def _in_memory_sqlite(engine: Engine) -> bool:
-    url = engine.url
-    return url.get_backend_name() == "sqlite" and (url.database in (None, "", ":memory:") or "mode=memory" in str(url))
-
-
 def _agent_row(key: str, data: AgentData, occurred: dt.datetime, seq: int) -> AgentRow:
     snapshot, cfg = data.snapshot, data.configuration
     profile = cfg.routing_profile
@@ -504,3 +501,6 @@ def _contact_upsert(agent_key: str, c: ContactData, occurred: dt.datetime, sourc
         disconnected_at=ts if state == "ended" else None,
         attributes={name: a.value for name, a in c.attributes.items()} if c.attributes else None,
     )
+
+
+prepare_structs(globals())
