@@ -63,6 +63,7 @@ from ._outbox import (
     next_in_order,
     requeue_stale,
     retry_dead_letters,
+    status_among,
 )
 from ._policy import NOT_PERSISTED_EVENTS, base_event_name, is_persisted_event
 from ._queries import get_contact, list_events, load_agents, prune_history, prune_receipts
@@ -151,6 +152,7 @@ __all__ = [
     "requeue_stale",
     "retry_dead_letters",
     "session_scope",
+    "status_among",
     "upgrade",
     "utcnow",
     "write_batch",

@@ -39,6 +39,7 @@ __all__ = [
     "next_in_order",
     "requeue_stale",
     "retry_dead_letters",
+    "status_among",
 ]
 
 _d = DELIVERIES.c
@@ -51,6 +52,18 @@ _LIVE = (
     DeliveryStatus.RUNNING.value,
     DeliveryStatus.RETRYING.value,
 )
+
+
+def status_among(*statuses: str) -> sa.ColumnElement[bool]:
+    """``deliveries.status IN (statuses)`` as a filter only, for statements that select rows by id or key.
+
+    Written on an expression (``status || ''``), so the database cannot drive the statement from the
+    ``(status, next_attempt_at)`` index. PostgreSQL did when its statistics, gathered while few
+    deliveries were ``queued``, met a backlog of them (workers down, or a broker outage ending): each
+    worker claim of ~40 ids then scanned every queued row (18,572 rows, ~4 ms, per message here)
+    instead of reading 40 rows by primary key.
+    """
+    return (_d.status + "").in_(statuses)
 
 
 def _view(row: sa.Row[Any]) -> DeliveryView:
@@ -115,7 +128,7 @@ def mark_queued(session: Session, ids: Sequence[int], *, now: dt.datetime | None
         return 0
     result = session.execute(
         sa.update(DELIVERIES)
-        .where(_d.id.in_(ids), _d.status.in_(_DUE))
+        .where(_d.id.in_(ids), status_among(*_DUE))
         .values(status=DeliveryStatus.QUEUED.value, queued_at=now or utcnow())
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
@@ -374,7 +387,7 @@ def retry_dead_letters(
     session.execute(sa.update(DEAD_LETTERS).where(_dl.id.in_(letter_ids)).values(retried_at=now))
     result = session.execute(
         sa.update(DELIVERIES)
-        .where(_d.id.in_(delivery_ids), _d.status == DeliveryStatus.DEAD.value)
+        .where(_d.id.in_(delivery_ids), status_among(DeliveryStatus.DEAD.value))
         .values(
             status=DeliveryStatus.PENDING.value,
             attempts=0,

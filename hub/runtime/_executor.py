@@ -56,7 +56,7 @@ from hub._contact import ContactSnapshot
 from hub._data import AgentConfiguration, AgentData, ContactData, decode_configuration, decode_snapshot
 from hub._session import AgentSession
 from hub.config import WorkersSettings
-from hub.db import mark_failed, session_scope
+from hub.db import mark_failed, session_scope, status_among
 from hub.db._engine import _BEGIN_OPTION as _SQLITE_BEGIN
 from hub.db._models import AGENTS, DELIVERIES, EVENTS
 from hub.plugins import HubPlugins
@@ -97,7 +97,7 @@ _LIVE_OF_KEYS = (
     .where(
         _d.ordering_key.in_(sa.bindparam("okeys", expanding=True)),
         _d.plugin.in_(sa.bindparam("plugins", expanding=True)),
-        _d.status.in_(_LIVE),
+        status_among(*_LIVE),
     )
     .order_by(_d.id)
 )
@@ -119,7 +119,7 @@ _RETURNED = (
 def _claim_from(statuses: tuple[str, ...]) -> sa.UpdateBase:
     return (
         sa.update(DELIVERIES)
-        .where(_d.id.in_(sa.bindparam("ids", expanding=True)), _d.status.in_(statuses))
+        .where(_d.id.in_(sa.bindparam("ids", expanding=True)), status_among(*statuses))
         .values(status="running", attempts=_d.attempts + 1, started_at=sa.bindparam("now"))
         .returning(*_RETURNED)
     )
@@ -172,20 +172,20 @@ _UNCLAIM = (
 #: Sent but never claimed (behind an earlier unfinished delivery): back to the outbox, no attempt.
 _DEFER = (
     sa.update(DELIVERIES)
-    .where(_d.id.in_(sa.bindparam("ids", expanding=True)), _d.status == "queued")
+    .where(_d.id.in_(sa.bindparam("ids", expanding=True)), status_among("queued"))
     .values(status="pending", next_attempt_at=sa.bindparam("due"))
 )
 #: Left ``running`` by a lost worker, not claimed again here: back to the outbox (attempts as counted).
 _ORPHANS = (
     sa.update(DELIVERIES)
-    .where(_d.id.in_(sa.bindparam("ids", expanding=True)), _d.status == "running")
+    .where(_d.id.in_(sa.bindparam("ids", expanding=True)), status_among("running"))
     .values(status="pending", next_attempt_at=sa.bindparam("due"))
 )
 #: PostgreSQL: the worker's transactions do not wait for the WAL flush (see ``Executor.async_commit``).
 _ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
 _TOUCH = (
     sa.update(DELIVERIES)
-    .where(_d.id.in_(sa.bindparam("ids", expanding=True)), _d.status == "running")
+    .where(_d.id.in_(sa.bindparam("ids", expanding=True)), status_among("running"))
     .values(started_at=sa.bindparam("now"))
 )
 

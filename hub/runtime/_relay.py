@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from celery import Celery
 from sqlalchemy.engine import Engine
 
-from hub.db import requeue_stale, session_scope
+from hub.db import requeue_stale, session_scope, status_among
 from hub.db._models import DELIVERIES
 from hub.runtime._celery import TASK_NAME
 from hub.runtime._settings import RuntimeOptions
@@ -177,7 +177,7 @@ class Relay:
             if blocked_ids:
                 db.execute(
                     sa.update(DELIVERIES)
-                    .where(_d.id.in_(blocked_ids), _d.status.in_(("pending", "retrying")))
+                    .where(_d.id.in_(blocked_ids), status_among("pending", "retrying"))
                     .values(next_attempt_at=now + dt.timedelta(seconds=1.0))
                 )
             ready_ids = [i for g in ready for i in g]
@@ -185,7 +185,7 @@ class Relay:
                 taken = set(
                     db.execute(
                         sa.update(DELIVERIES)
-                        .where(_d.id.in_(ready_ids), _d.status.in_(("pending", "retrying")))
+                        .where(_d.id.in_(ready_ids), status_among("pending", "retrying"))
                         .values(status="queued", queued_at=now)
                         .returning(_d.id)
                     ).scalars()
@@ -201,7 +201,7 @@ class Relay:
         with session_scope(self.engine) as db:
             db.execute(
                 sa.update(DELIVERIES)
-                .where(_d.id.in_(list(ids)), _d.status == "queued")
+                .where(_d.id.in_(list(ids)), status_among("queued"))
                 .values(status="pending", queued_at=None)
             )
 
