@@ -103,7 +103,7 @@ def _converter(column: sa.Column[Any], dialect: str) -> Callable[[Any], Any] | N
 
 def _pg_array_type(column: sa.Column[Any]) -> str:
     if _is_json(column):
-        return "jsonb[]"
+        return "jsonb[]" if column.type is JSONType else "json[]"
     return f"{column.type.compile(dialect=_PG)}[]"
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ._types import JSONType, UTCDateTime, utcnow
+from ._types import JSONLogType, JSONType, UTCDateTime, utcnow
 
 __all__ = [
     "DELIVERY_STATUSES",
@@ -81,7 +81,7 @@ class Agent(Base):
     #: Highest per-agent event ``seq`` written; the runtime continues numbering from here.
     last_seq: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     #: The last accepted Streams agent data document (rebuilds the session after a restart).
-    agent_data: Mapped[dict[str, Any] | None]
+    agent_data: Mapped[dict[str, Any] | None] = mapped_column(JSONLogType)
     #: First seen / last written (wall clock).
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=sa.func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=sa.func.now())
@@ -194,7 +194,7 @@ class Event(Base):
     #: Source time of the event.
     occurred_at: Mapped[dt.datetime] = mapped_column(index=True)
     #: Event data (e.g. ``{"oldState": ..., "newState": ...}``).
-    payload: Mapped[dict[str, Any] | None]
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONLogType)
     #: Where the input came from (``streams``, ``aes``, ``ctr``, ``eventbridge``, ``simulator``).
     source: Mapped[str] = mapped_column(sa.String(32))
     #: When the hub wrote the event.

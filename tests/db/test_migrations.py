@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, make_url
 
 from hub.db import (
@@ -103,3 +104,40 @@ def test_upgrade_an_in_memory_database_through_its_engine() -> None:
         result = write_batch(session, events=[EventRecord(name="x", occurred_at=dt.datetime.now(dt.UTC), source="t")])
     assert result.events_inserted == 1
     engine.dispose()
+
+
+def test_stored_payloads_survive_the_move_to_json_and_back(empty_url: URL) -> None:
+    """0002 turns ``jsonb`` event payloads and agent data into ``json`` on PostgreSQL; data is kept both ways."""
+    upgrade(empty_url, "0001")
+    engine = create_engine_from_url(empty_url, poolclass=sa.NullPool)
+    as_stored_by_0001 = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+    payload = {"snapshot_seq": 7, "old_state": "Available", "new_state": "Busy", "nested": {"a": [1, 2.5, None]}}
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO events (agent_key, seq, name, occurred_at, payload, source) "
+                    "VALUES ('a', 1, 'agent::state_change', CURRENT_TIMESTAMP, :p, 't')"
+                ).bindparams(sa.bindparam("p", type_=as_stored_by_0001)),
+                {"p": payload},
+            )
+        for revision in ("head", "0001", "head"):
+            (downgrade if revision == "0001" else upgrade)(empty_url, revision)
+            with engine.connect() as connection:
+                stored = connection.execute(
+                    sa.text("SELECT payload ->> 'new_state', CAST(payload ->> 'snapshot_seq' AS INTEGER) FROM events")
+                ).one()
+            assert tuple(stored) == ("Busy", 7)
+        if empty_url.get_backend_name() == "postgresql":
+            with engine.connect() as connection:
+                types = dict(
+                    connection.execute(
+                        sa.text(
+                            "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
+                            "WHERE (table_name, column_name) IN (('events', 'payload'), ('agents', 'agent_data'))"
+                        )
+                    ).all()
+                )
+            assert types == {"events.payload": "json", "agents.agent_data": "json"}
+    finally:
+        engine.dispose()
