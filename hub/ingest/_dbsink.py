@@ -2,14 +2,20 @@
 
 Agent Event Stream records are applied to in-process :class:`hub.AgentSession` objects (the core
 engine), so the events stored are the ones the agent's browser would raise; everything one call
-causes is written in one transaction with :func:`hub.db.write_batch`, after the dedupe keys were
-claimed with :func:`hub.db.claim_receipts` in that same transaction.
+causes is written in one transaction (:func:`hub.db.write_prepared`), which also claims the call's
+dedupe keys (:func:`hub.db.claim_receipts`).
 
-Sessions and the database never disagree: a session is reused only while the database still holds
-the snapshot it last applied (same ``snapshot_at`` and ``last_seq``); otherwise, and after any failed
-transaction, it is rebuilt from the stored ``agent_data`` (the events of that rebuild are discarded).
-Calls are serialised by a lock (the sessions are not thread-safe; SQLite has one writer anyway). On
-PostgreSQL the agent rows are locked ``FOR UPDATE`` so two hub processes serialise per agent.
+A call is *derived* under the sink's lock (which records are new, the sessions, the rows: the
+sessions are not thread-safe) and *written* by the write queue's thread (:mod:`hub.ingest._writes`),
+so the next call derives while this one's database work runs. The write checks what the derivation
+assumed (keys not claimed meanwhile, each agent still at the version its session started from; on
+PostgreSQL the agent rows are locked ``FOR UPDATE``), so two hub processes on one database stay
+correct: a conflict fails the call with a status the source retries.
+
+Sessions and the database never disagree: a session is reused only while the database (or a call
+derived but not yet written) holds the snapshot it last applied (same ``snapshot_at`` and
+``last_seq``); otherwise, and after any failed write, it is rebuilt from the stored ``agent_data``
+(the events of that rebuild are discarded).
 
 Rows are written in the runtime's format (see :mod:`hub.runtime`), so its workers run the deliveries:
 an agent event's payload holds the wire snapshot (on the first event of each record; the record's
@@ -30,12 +36,11 @@ once stored and lets a contact record apply over the live feeds (:class:`hub.db.
 Contact rows of Streams agent data (the browser bridge) follow the same rules, from the snapshot's
 contacts (:func:`hub.ingest._rows.streams_contact_upserts`, ``source="streams"``).
 
-Speed (``bench/ingest.py``): a request's records are converted before the serialised transaction,
-straight into the engine's typed agent data (:func:`hub.sources.agent_events.to_engine_snapshot`; each
-agent's configuration once while it does not change), so a concurrent request's conversion overlaps
-this one's database work; a conversion failure is raised only if its record is applied. Sessions
-deliver only the events stored or hooked (no refresh dispatches). The cyclic garbage collector is paused
-while a request is decoded and applied (:func:`hub.ingest._http.collector_paused`).
+Speed (``bench/ingest.py``): a request's records are converted before the lock, straight into the
+engine's typed agent data (:func:`hub.sources.agent_events.to_engine_snapshot`; each agent's
+configuration once while it does not change); a conversion failure is raised only if its record is
+applied. Sessions deliver only the events stored or hooked (no refresh dispatches). The cyclic garbage
+collector is paused while a request is decoded and applied (:func:`hub.ingest._http.collector_paused`).
 """
 
 from __future__ import annotations
