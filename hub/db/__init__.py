@@ -66,7 +66,7 @@ from ._outbox import (
     status_among,
 )
 from ._policy import NOT_PERSISTED_EVENTS, base_event_name, is_persisted_event
-from ._queries import get_contact, list_events, load_agents, prune_history, prune_receipts
+from ._queries import agent_versions, get_contact, list_events, load_agents, prune_history, prune_receipts
 from ._records import (
     AgentRow,
     BatchResult,
@@ -86,6 +86,7 @@ from ._upserts import (
     dialect_insert,
     group_deliveries,
     prepare_batch,
+    stored_receipts,
     write_batch,
     write_prepared,
 )
@@ -119,6 +120,7 @@ __all__ = [
     "PreparedBatch",
     "Receipt",
     "StateChange",
+    "agent_versions",
     "alembic_config",
     "base_event_name",
     "claim_due_deliveries",
@@ -153,6 +155,7 @@ __all__ = [
     "retry_dead_letters",
     "session_scope",
     "status_among",
+    "stored_receipts",
     "upgrade",
     "utcnow",
     "write_batch",

@@ -37,6 +37,7 @@ __all__ = [
     "dialect_insert",
     "group_deliveries",
     "prepare_batch",
+    "stored_receipts",
     "write_batch",
     "write_prepared",
 ]
@@ -322,6 +323,30 @@ def claim_receipts(session: Session, receipts: Iterable[Receipt], *, now: dt.dat
         session, RECEIPTS, _RECEIPT_COLUMNS, rows, on_conflict=_RECEIPTS_CONFLICT, returning=("source", "key")
     )
     return {Receipt(source, key) for source, key in returned}
+
+
+def stored_receipts(session: Session, receipts: Iterable[Receipt]) -> set[Receipt]:
+    """Which of ``receipts`` are stored already (a read: :func:`claim_receipts` is what claims them).
+
+    One plain statement per source (and per 500 keys on SQLite), read through the driver: it runs for
+    every ingest request, before the request is derived.
+    """
+    by_source: dict[str, list[str]] = {}
+    for receipt in dict.fromkeys(receipts):
+        by_source.setdefault(receipt.source, []).append(receipt.key)
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    found: set[Receipt] = set()
+    for source, keys in by_source.items():
+        if postgres:
+            sql = 'SELECT "key" FROM ingest_receipts WHERE source = %s AND "key" = ANY(%s)'
+            found |= {Receipt(source, k) for (k,) in connection.exec_driver_sql(sql, (source, keys)).fetchall()}
+            continue
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            sql = f'SELECT "key" FROM ingest_receipts WHERE source = ? AND "key" IN ({", ".join("?" * len(chunk))})'
+            found |= {Receipt(source, k) for (k,) in connection.exec_driver_sql(sql, (source, *chunk)).fetchall()}
+    return found
 
 
 class PreparedBatch:

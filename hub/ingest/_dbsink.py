@@ -69,16 +69,18 @@ from hub.db import (
     PreparedBatch,
     Receipt,
     StateChange,
+    agent_versions,
     claim_receipts,
     is_memory_sqlite,
     is_persisted_event,
     prepare_batch,
     session_scope,
+    stored_receipts,
     utcnow,
     write_batch,
     write_prepared,
 )
-from hub.db._models import AGENTS, CONTACTS, RECEIPTS
+from hub.db._models import AGENTS, CONTACTS
 from hub.hookspecs import CONTACT_EVENT, CONTACT_RECORD_EVENT
 from hub.ingest._http import collector_paused
 from hub.ingest._rows import (
@@ -411,9 +413,9 @@ class DatabaseSink:
         touched: set[str] = set()
         try:
             with session_scope(self._engine, write=False) as db:
-                if request and self._seen(db, request):
+                if request and stored_receipts(db, request):
                     return IngestResult(duplicate_request=True, duplicates=count)
-                seen = self._seen(db, records) if records else set()
+                seen = stored_receipts(db, records) if records else set()
                 fresh = [key for key in inputs if Receipt("aes", key) not in seen] if records else list(inputs)
                 groups: dict[str, list[_AgentInput]] = {}
                 for key in fresh:
@@ -466,10 +468,9 @@ class DatabaseSink:
             with session_scope(self._engine) as db:
                 if claims and len(claim_receipts(db, claims)) != len(claims):
                     raise WriteConflictError("a dedupe key was claimed meanwhile (another hub process)")
-                stored = self._load_agents(db, sorted(before)) if before else {}
+                stored = agent_versions(db, list(before), lock=True)
                 for key, state in before.items():
-                    row = stored.get(key)
-                    if (_AgentState(row["snapshot_at"], row["last_seq"]) if row else _AgentState(None, 0)) != state:
+                    if _AgentState(*stored.get(key, (None, 0))) != state:
                         raise WriteConflictError(f"agent {key[:80]} was written meanwhile (another hub process)")
                 result = write_prepared(db, prepared)
         except (SQLAlchemyError, WriteConflictError) as exc:
@@ -484,19 +485,6 @@ class DatabaseSink:
         if keys:
             self._writes.run(lambda: None)
             self._forget(keys)
-
-    def _seen(self, db: Session, receipts: list[Receipt]) -> set[Receipt]:
-        """Which of ``receipts`` are stored already."""
-        found: set[Receipt] = set()
-        c = RECEIPTS.c
-        by_source: dict[str, list[str]] = {}
-        for receipt in receipts:
-            by_source.setdefault(receipt.source, []).append(receipt.key)
-        for source, keys in by_source.items():
-            for start in range(0, len(keys), 500):
-                query = sa.select(c.key).where(c.source == source, c.key.in_(keys[start : start + 500]))
-                found |= {Receipt(source, key) for key in db.scalars(query)}
-        return found
 
     def _write(self, db: Session, **rows: Any) -> BatchResult:
         """:func:`hub.db.write_batch` in the current transaction; its deliveries are published after the commit."""
@@ -570,32 +558,20 @@ class DatabaseSink:
         self._known[key] = _AgentState(state.snapshot_at, state.last_seq)
         return session
 
-    def _load_agents(self, db: Session, keys: list[str], *, lock: bool = True) -> dict[str, Mapping[str, Any]]:
-        if not keys:
-            return {}
-        c = AGENTS.c
-        query = sa.select(c.key, c.snapshot_at, c.last_seq).where(c.key.in_(keys)).order_by(c.key)
-        if self._postgres and lock:
-            query = query.with_for_update()
-        return {row.key: dict(row._mapping) for row in db.execute(query)}
-
     def _apply_groups(
         self, db: Session, groups: dict[str, list[_AgentInput]], touched: set[str]
     ) -> tuple[_AgentBatch, int, dict[str, _AgentState]]:
         """Apply each agent's inputs (in time order) to its session; returns the rows, the stale count
         and the version each agent started from (checked again when the rows are written)."""
         unwritten = {key: state for key in groups if (state := self._writes.agent_state(key)) is not None}
-        stored = self._load_agents(db, sorted(groups.keys() - unwritten.keys()), lock=False)
+        stored = agent_versions(db, list(groups.keys() - unwritten.keys()))
         batch = _AgentBatch()
         stale = 0
         before: dict[str, _AgentState] = {}
         for key in sorted(groups):
             touched.add(key)
-            if key in unwritten:  # a request derived before this one and not yet written advanced it
-                start = unwritten[key]
-            else:
-                row = stored.get(key)
-                start = _AgentState(row["snapshot_at"], row["last_seq"]) if row else _AgentState(None, 0)
+            # a request derived before this one and not yet written may have advanced it
+            start = unwritten[key] if key in unwritten else _AgentState(*stored.get(key, (None, 0)))
             session = self._session_for(db, key, start)
             state = self._known[key]
             before[key] = _AgentState(state.snapshot_at, state.last_seq)
