@@ -357,11 +357,13 @@ class DatabaseSink:
                 raise SourceUnavailableError() from exc
             finally:
                 self._groups = None
-            if groups and self.publisher is not None:
-                self.publisher(groups)
+            self._publish(groups)
             return result
 
         with collector_paused():
+            if self._writes.inline:  # one connection: not while a request is derived on it
+                with self._lock:
+                    return self._writes.run(run)
             return self._writes.run(run)
 
     def _derive_and_write(
@@ -410,6 +412,7 @@ class DatabaseSink:
         """Which records are new, their events and rows; queues the write (under the lock)."""
         generation = self._writes.generation  # before the reset check: a failure after it makes this stale
         self._reset_if_a_write_failed()
+        unwritten = self._writes.agent_states()  # before the database read (see WriteQueue.agent_states)
         touched: set[str] = set()
         try:
             with session_scope(self._engine, write=False) as db:
@@ -425,7 +428,7 @@ class DatabaseSink:
                     agent = key_of(key, item) if key_of is not None else item.arn
                     assert agent is not None
                     groups.setdefault(agent, []).append(item)
-                batch, stale, before = self._apply_groups(db, groups, touched)
+                batch, stale, before = self._apply_groups(db, groups, touched, unwritten)
             prepared = prepare_batch(
                 self._engine.dialect.name,
                 agents=batch.agents,
@@ -471,14 +474,30 @@ class DatabaseSink:
                 stored = agent_versions(db, list(before), lock=True)
                 for key, state in before.items():
                     if _AgentState(*stored.get(key, (None, 0))) != state:
-                        raise WriteConflictError(f"agent {key[:80]} was written meanwhile (another hub process)")
+                        raise WriteConflictError(f"agent {key[:80]} was written since this request was derived")
                 result = write_prepared(db, prepared)
+                if result.events_inserted != prepared.events.count + prepared.plain.count:
+                    # e.g. two hub processes deriving the same new agent: PostgreSQL has no row to lock
+                    # yet, and the second one's events would be skipped as duplicates of the first's
+                    raise WriteConflictError("events of this request were written meanwhile")
         except (SQLAlchemyError, WriteConflictError) as exc:
             _log.warning("ingest transaction failed, the source will retry: %s", exc)
             raise SourceUnavailableError() from exc
-        if result.delivery_groups and self.publisher is not None:
-            self.publisher(result.delivery_groups)
+        self._publish(result.delivery_groups)
         return result
+
+    def _publish(self, groups: list[list[int]]) -> None:
+        """Hand committed deliveries to the publisher; a failure there is logged, never the request's.
+
+        The deliveries are committed ``queued``: if they cannot be handed over, the relay's stale
+        requeue publishes them later.
+        """
+        if not groups or self.publisher is None:
+            return
+        try:
+            self.publisher(groups)
+        except Exception:
+            _log.exception("handing %d committed delivery groups to the publisher failed", len(groups))
 
     def _forget_after_writes(self, keys: set[str]) -> None:
         """Forget the sessions of ``keys`` once the queued writes are done (their state is then stored)."""
@@ -559,11 +578,17 @@ class DatabaseSink:
         return session
 
     def _apply_groups(
-        self, db: Session, groups: dict[str, list[_AgentInput]], touched: set[str]
+        self,
+        db: Session,
+        groups: dict[str, list[_AgentInput]],
+        touched: set[str],
+        unwritten: dict[str, _AgentState],
     ) -> tuple[_AgentBatch, int, dict[str, _AgentState]]:
         """Apply each agent's inputs (in time order) to its session; returns the rows, the stale count
-        and the version each agent started from (checked again when the rows are written)."""
-        unwritten = {key: state for key in groups if (state := self._writes.agent_state(key)) is not None}
+        and the version each agent started from (checked again when the rows are written).
+
+        ``unwritten``: the versions requests derived but not yet written leave agents in.
+        """
         stored = agent_versions(db, list(groups.keys() - unwritten.keys()))
         batch = _AgentBatch()
         stale = 0

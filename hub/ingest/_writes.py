@@ -65,11 +65,14 @@ class WriteQueue:
         with self._lock:
             return list({id(f): f for r in receipts if (f := self._receipts.get(r)) is not None}.values())
 
-    def agent_state(self, key: str) -> Any:
-        """The state an unwritten request leaves agent ``key`` in (``None``: none pending)."""
+    def agent_states(self) -> dict[str, Any]:
+        """The state the unwritten requests leave each agent in (a copy; agents without one are absent).
+
+        Take it before reading the database: a write that finishes after the copy is in it (with the
+        state it commits), one that finished before is in the database the read sees.
+        """
         with self._lock:
-            pending = self._agents.get(key)
-        return None if pending is None else pending[1]
+            return {key: state for key, (_future, state) in self._agents.items()}
 
     def take_reset(self) -> bool:
         """Whether a write failed since the last call (the caller must rebuild its sessions)."""
@@ -124,8 +127,13 @@ class WriteQueue:
         if self._executor is None:
             with self._inline:
                 run()
-        else:
+            return future
+        try:
             self._executor.submit(run)
+        except RuntimeError:  # closed: nothing will run it
+            with self._lock:
+                self._release(future, receipts, agents)
+            future.set_exception(on_stale())
         return future
 
     def _release(self, future: Future[Any], receipts: list[Receipt], agents: dict[str, Any]) -> None:
@@ -136,6 +144,11 @@ class WriteQueue:
             pending = self._agents.get(key)
             if pending is not None and pending[0] is future:
                 del self._agents[key]
+
+    @property
+    def inline(self) -> bool:
+        """Whether writes run in the caller's thread (see the constructor)."""
+        return self._executor is None
 
     def run(self, work: Callable[[], T]) -> T:
         """Run ``work`` on the writer thread after the queued writes, and wait for it (not generation-checked)."""

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from hub.ingest import DatabaseSink
@@ -176,3 +177,78 @@ def test_another_hub_process_writing_the_agent_in_between_is_detected(
     assert state_changes(engine) == EXPECTED_CHANGES
     seqs = [r["seq"] for r in rows(engine, "SELECT seq FROM events ORDER BY id")]
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_a_write_finishing_while_the_next_request_reads_is_not_a_conflict(
+    engine: Engine, sink: DatabaseSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pending agent versions are taken before the read: SQLite's read snapshot, opened before
+    the earlier write committed, must not make its agent look written by someone else."""
+    import hub.ingest._dbsink as dbsink
+
+    records = call_records()
+    sink.ingest_agent_events("r0", decoded(records[:1]))
+    gate = Gate(sink, monkeypatch)
+    earlier = threading_submit(lambda: sink.ingest_agent_events("r1", decoded(records[1:3])))
+    gate.queued(1)
+    lookups = 0
+    original = dbsink.stored_receipts
+
+    def stored_receipts(db: Any, receipts: Any) -> Any:
+        nonlocal lookups
+        found = original(db, receipts)  # the read transaction (SQLite: its snapshot) is now open
+        lookups += 1
+        if lookups == 2:  # the next request's record lookup: let the earlier write commit now
+            gate.open()
+            earlier.result(30)
+        return found
+
+    monkeypatch.setattr(dbsink, "stored_receipts", stored_receipts)
+    assert sink.ingest_agent_events("r2", decoded(records[3:4])).accepted == 1
+    assert sink.ingest_agent_events("r3", decoded(records[4:])).accepted == 1
+    assert earlier.result(30).accepted == 2
+    assert state_changes(engine) == EXPECTED_CHANGES
+    assert sink._writes.generation == 0, "no write failed"
+
+
+def test_a_closed_sink_refuses_requests_instead_of_hanging(sink: DatabaseSink) -> None:
+    sink.close()
+    with pytest.raises(SourceUnavailableError):
+        sink.ingest_agent_events("r1", decoded(call_records()[:1]))
+    with pytest.raises(SourceUnavailableError):  # the keys of the refused request are not left pending
+        sink.ingest_agent_events("r1", decoded(call_records()[:1]))
+
+
+def test_events_found_written_at_write_time_fail_the_request(
+    engine: Engine, sink: DatabaseSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last check of a write: every event it prepared is new. Two hub processes deriving the same
+    new agent on PostgreSQL pass the version check (no row to lock yet); the second must not commit
+    with its events skipped as duplicates of the first's."""
+    gate = Gate(sink, monkeypatch)
+    request = threading_submit(lambda: sink.ingest_agent_events("r1", decoded(call_records()[:1])))
+    gate.queued(1)
+    with engine.begin() as connection:  # what the other process's commit leaves: the agent's first event
+        connection.execute(
+            sa.text(
+                "INSERT INTO events (agent_key, seq, name, occurred_at, source, recorded_at) "
+                "VALUES (:a, 1, 'agent::init', CURRENT_TIMESTAMP, 'aes', CURRENT_TIMESTAMP)"
+            ),
+            {"a": agent_arn(1)},
+        )
+    gate.open()
+    with pytest.raises(SourceUnavailableError):
+        request.result(30)
+    assert counts(engine)["ingest_receipts"] == 0, "nothing of the request committed"
+
+
+def test_a_publisher_failing_after_the_commit_does_not_fail_the_request(engine: Engine, sink: DatabaseSink) -> None:
+    def broken(_groups: list[list[int]]) -> None:
+        raise RuntimeError("publisher thread could not start")
+
+    sink.publisher = broken
+    result = sink.ingest_agent_events("r1", decoded(call_records()))
+    assert result.accepted == 5 and result.deliveries > 0
+    # committed as queued: the relay's stale requeue publishes them
+    assert {r["status"] for r in rows(engine, "SELECT DISTINCT status FROM deliveries")} == {"queued"}
+    assert sink._writes.generation == 0
