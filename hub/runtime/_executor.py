@@ -219,9 +219,9 @@ def _utc_text(value: dt.datetime) -> str:
 class _ArrayText(sa.types.TypeDecorator[Sequence[Any]]):
     """PostgreSQL: a list bound as the text of an array literal (``{1,2,3}``), cast to the array in SQL.
 
-    psycopg (pure Python here) dumps a list element by element (~0.7 µs an id, ~2.5 µs a timestamp);
-    joining the text costs a fraction of that. Only for elements whose text never needs quoting in an
-    array literal: integers, floats and (aware, ISO 8601) timestamps.
+    psycopg dumps a list element by element, choosing a dumper per element (~0.7 µs an id, ~2.5 µs a
+    timestamp, with its C implementation); joining the text costs a fraction of that. Only for elements
+    whose text never needs quoting in an array literal: integers, floats and (aware, ISO 8601) timestamps.
     """
 
     impl = sa.Text
