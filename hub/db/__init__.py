@@ -29,7 +29,7 @@ Reads: :func:`list_deliveries`, :func:`list_dead_letters` / :func:`retry_dead_le
 :func:`list_events` (replay), :func:`load_agents` (rebuild sessions), :func:`get_contact`.
 """
 
-from ._engine import create_engine_from_url, is_memory_sqlite, normalize_url, session_scope
+from ._engine import checkpoint_sqlite, create_engine_from_url, is_memory_sqlite, normalize_url, session_scope
 from ._migrate import MIGRATIONS_DIR, alembic_config, current_revision, downgrade, head_revision, upgrade
 from ._models import (
     AGENTS,
@@ -123,6 +123,7 @@ __all__ = [
     "agent_versions",
     "alembic_config",
     "base_event_name",
+    "checkpoint_sqlite",
     "claim_due_deliveries",
     "claim_receipts",
     "create_engine_from_url",

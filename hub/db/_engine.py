@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from ._types import json_dumps, json_loads
 
-__all__ = ["create_engine_from_url", "is_memory_sqlite", "normalize_url", "session_scope"]
+__all__ = ["checkpoint_sqlite", "create_engine_from_url", "is_memory_sqlite", "normalize_url", "session_scope"]
 
 #: Milliseconds a SQLite connection waits for a lock before failing with ``database is locked``.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -47,6 +47,24 @@ def normalize_url(url: str | URL) -> URL:
 
 def _is_memory_sqlite(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+
+
+def checkpoint_sqlite(engine: Engine) -> None:
+    """Copy what the WAL holds into a SQLite database file now (a ``PASSIVE`` checkpoint); else nothing.
+
+    For a writer with a moment to spare, e.g. right after answering a request: SQLite's automatic
+    checkpoint (every :data:`SQLITE_WAL_CHECKPOINT_PAGES` pages) otherwise runs inside some commit and
+    delays that request. ``PASSIVE`` never waits for readers or writers; what it cannot copy now is
+    copied by a later checkpoint.
+    """
+    if engine.dialect.name != "sqlite" or is_memory_sqlite(engine):
+        return
+    raw = engine.raw_connection()
+    try:
+        # In autocommit (the connect hook sets isolation_level=None): a checkpoint cannot run in a transaction.
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # type: ignore[union-attr]
+    finally:
+        raw.close()
 
 
 def is_memory_sqlite(engine: Engine) -> bool:

@@ -70,6 +70,7 @@ from hub.db import (
     Receipt,
     StateChange,
     agent_versions,
+    checkpoint_sqlite,
     claim_receipts,
     is_memory_sqlite,
     is_persisted_event,
@@ -284,7 +285,9 @@ class DatabaseSink:
         self._configurations = _Configurations()
         self._names: tuple[str, ...] | None = None
         self._groups: list[list[int]] | None = None
-        self._writes = WriteQueue(inline=is_memory_sqlite(engine))
+        # SQLite: the WAL is checkpointed right after each answered write, on the writer thread, so the
+        # automatic checkpoint does not land inside a request's commit (see docs/sources.md).
+        self._writes = WriteQueue(inline=is_memory_sqlite(engine), after_write=lambda: checkpoint_sqlite(engine))
         self.publisher: Callable[[list[list[int]]], object] | None = None
         """Publishes a committed transaction's deliveries (:meth:`hub.runtime.Relay.publish_committed`).
 

@@ -23,6 +23,7 @@ sessions from the database before it derives again (:meth:`WriteQueue.take_reset
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,6 +34,7 @@ from hub.db import Receipt
 __all__ = ["WriteConflictError", "WriteQueue"]
 
 T = TypeVar("T")
+_log = logging.getLogger(__name__)
 
 
 class WriteConflictError(Exception):
@@ -44,9 +46,11 @@ class WriteQueue:
 
     :param inline: write in the caller's thread instead (an in-memory SQLite database has one
         connection, which two threads cannot share).
+    :param after_write: run on the writer thread after each successful write, once its caller has
+        the result (e.g. a database checkpoint off the request's path); its errors are logged.
     """
 
-    def __init__(self, *, inline: bool = False) -> None:
+    def __init__(self, *, inline: bool = False, after_write: Callable[[], object] | None = None) -> None:
         self._executor = None if inline else ThreadPoolExecutor(1, "connect-hub-ingest-writer")
         self._inline = threading.RLock()  # inline writes from several request threads, one at a time
         self._lock = threading.Lock()
@@ -54,6 +58,7 @@ class WriteQueue:
         self._agents: dict[str, tuple[Future[Any], Any]] = {}
         self._generation = 0
         self._reset_due = False
+        self._after_write = after_write
 
     @property
     def generation(self) -> int:
@@ -123,6 +128,11 @@ class WriteQueue:
             with self._lock:
                 self._release(future, receipts, agents)
             future.set_result(result)
+            if self._after_write is not None:
+                try:
+                    self._after_write()
+                except Exception:
+                    _log.exception("the work after a write failed")
 
         if self._executor is None:
             with self._inline:

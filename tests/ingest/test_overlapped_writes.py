@@ -10,16 +10,19 @@ second hub process writing the same agent in between is detected, and the retry 
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from hub.db import create_engine_from_url, upgrade
 from hub.ingest import DatabaseSink
 from hub.ingest._writes import WriteQueue
 from hub.plugins import HubPlugins
@@ -252,3 +255,22 @@ def test_a_publisher_failing_after_the_commit_does_not_fail_the_request(engine: 
     # committed as queued: the relay's stale requeue publishes them
     assert {r["status"] for r in rows(engine, "SELECT DISTINCT status FROM deliveries")} == {"queued"}
     assert sink._writes.generation == 0
+
+
+def test_sqlite_is_checkpointed_after_each_answered_write(tmp_path: Path) -> None:
+    """The WAL is copied into the database file on the writer thread right after a write is answered,
+    so SQLite's automatic checkpoint does not land inside a later request's commit."""
+    path = tmp_path / "hub.db"
+    upgrade(f"sqlite:///{path}")
+    engine = create_engine_from_url(f"sqlite:///{path}")
+    sink = DatabaseSink(engine)
+    try:
+        sink.ingest_agent_events("r1", decoded(call_records()))
+        sink._writes.run(lambda: None)  # the work after the write is done
+        # immutable=1 reads the database file alone, ignoring the WAL: the rows are in the file itself
+        with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as file_only:
+            stored = file_only.execute("SELECT count(*) FROM events").fetchone()[0]
+        assert stored == counts(engine)["events"] > 0
+    finally:
+        sink.close()
+        engine.dispose()
