@@ -46,8 +46,9 @@ class WriteQueue:
 
     :param inline: write in the caller's thread instead (an in-memory SQLite database has one
         connection, which two threads cannot share).
-    :param after_write: run on the writer thread after each successful write, once its caller has
-        the result (e.g. a database checkpoint off the request's path); its errors are logged.
+    :param after_write: run on the writer thread after a successful write when no other write is
+        queued, once its caller has the result (e.g. a database checkpoint off the requests' path: with
+        writes queued back to back it would only delay them); its errors are logged.
     """
 
     def __init__(self, *, inline: bool = False, after_write: Callable[[], object] | None = None) -> None:
@@ -59,6 +60,7 @@ class WriteQueue:
         self._generation = 0
         self._reset_due = False
         self._after_write = after_write
+        self._queued = 0  # writes submitted and not finished
 
     @property
     def generation(self) -> int:
@@ -107,6 +109,7 @@ class WriteQueue:
         receipts = list(receipts)
         agents = agents or {}
         with self._lock:
+            self._queued += 1
             for receipt in receipts:
                 self._receipts[receipt] = future
             for key, state in agents.items():
@@ -119,6 +122,7 @@ class WriteQueue:
                 result = write()
             except BaseException as exc:
                 with self._lock:
+                    self._queued -= 1
                     if generation == self._generation:
                         self._generation += 1
                         self._reset_due = True
@@ -126,9 +130,11 @@ class WriteQueue:
                 future.set_exception(exc)
                 return
             with self._lock:
+                self._queued -= 1
+                idle = self._queued == 0
                 self._release(future, receipts, agents)
             future.set_result(result)
-            if self._after_write is not None:
+            if idle and self._after_write is not None:
                 try:
                     self._after_write()
                 except Exception:
@@ -142,6 +148,7 @@ class WriteQueue:
             self._executor.submit(run)
         except RuntimeError:  # closed: nothing will run it
             with self._lock:
+                self._queued -= 1
                 self._release(future, receipts, agents)
             future.set_exception(on_stale())
         return future
