@@ -62,7 +62,9 @@ def checkpoint_sqlite(engine: Engine) -> None:
     raw = engine.raw_connection()
     try:
         # In autocommit (the connect hook sets isolation_level=None): a checkpoint cannot run in a transaction.
-        raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()  # type: ignore[union-attr]
+        driver = raw.driver_connection
+        assert driver is not None  # a checked-out connection always has its DBAPI connection
+        driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
     finally:
         raw.close()
 
