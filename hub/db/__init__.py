@@ -29,7 +29,15 @@ Reads: :func:`list_deliveries`, :func:`list_dead_letters` / :func:`retry_dead_le
 :func:`list_events` (replay), :func:`load_agents` (rebuild sessions), :func:`get_contact`.
 """
 
-from ._engine import checkpoint_sqlite, create_engine_from_url, is_memory_sqlite, normalize_url, session_scope
+from ._engine import (
+    SQLITE_IDLE_CHECKPOINT_PAGES,
+    checkpoint_sqlite,
+    create_engine_from_url,
+    is_memory_sqlite,
+    normalize_url,
+    session_scope,
+    sqlite_wal_backlog,
+)
 from ._migrate import MIGRATIONS_DIR, alembic_config, current_revision, downgrade, head_revision, upgrade
 from ._models import (
     AGENTS,
@@ -100,6 +108,7 @@ __all__ = [
     "MIGRATIONS_DIR",
     "NOT_PERSISTED_EVENTS",
     "RECEIPTS",
+    "SQLITE_IDLE_CHECKPOINT_PAGES",
     "STATE_HISTORY",
     "Agent",
     "AgentRow",
@@ -155,6 +164,7 @@ __all__ = [
     "requeue_stale",
     "retry_dead_letters",
     "session_scope",
+    "sqlite_wal_backlog",
     "status_among",
     "stored_receipts",
     "upgrade",

@@ -15,6 +15,7 @@ Multiprocessing").
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,7 +27,15 @@ from sqlalchemy.orm import Session
 
 from ._types import json_dumps, json_loads
 
-__all__ = ["checkpoint_sqlite", "create_engine_from_url", "is_memory_sqlite", "normalize_url", "session_scope"]
+__all__ = [
+    "SQLITE_IDLE_CHECKPOINT_PAGES",
+    "checkpoint_sqlite",
+    "create_engine_from_url",
+    "is_memory_sqlite",
+    "normalize_url",
+    "session_scope",
+    "sqlite_wal_backlog",
+]
 
 #: Milliseconds a SQLite connection waits for a lock before failing with ``database is locked``.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -34,6 +43,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 65_536
 #: WAL pages written before SQLite checkpoints automatically.
 SQLITE_WAL_CHECKPOINT_PAGES = 10_000
+#: WAL pages not yet copied above which a writer with time to spare checkpoints (:func:`checkpoint_sqlite`):
+#: half the automatic threshold, so a large write on top still commits below it.
+SQLITE_IDLE_CHECKPOINT_PAGES = SQLITE_WAL_CHECKPOINT_PAGES // 2
 _BEGIN_OPTION = "hub_sqlite_begin"
 
 
@@ -49,16 +61,44 @@ def _is_memory_sqlite(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
 
 
-def checkpoint_sqlite(engine: Engine) -> None:
+def sqlite_wal_backlog(engine: Engine) -> int | None:
+    """WAL frames (pages) of a SQLite database file not yet copied into it; ``None`` when unknown.
+
+    Read from the WAL-index header in the ``-shm`` file (https://www.sqlite.org/walformat.html:
+    ``mxFrame`` at byte 16, the checkpoint's ``nBackfill`` at byte 96, native byte order), without a
+    connection or a lock: a snapshot that may be a write behind, good enough to decide whether a
+    checkpoint is worth running now. ``None`` for PostgreSQL, in-memory SQLite, or no WAL index yet.
+    """
+    if engine.dialect.name != "sqlite" or is_memory_sqlite(engine) or not engine.url.database:
+        return None
+    try:
+        with open(f"{engine.url.database}-shm", "rb") as shm:
+            header = shm.read(100)
+    except OSError:
+        return None
+    if len(header) < 100:
+        return None
+    max_frame: int = struct.unpack_from("=I", header, 16)[0]
+    backfilled: int = struct.unpack_from("=I", header, 96)[0]
+    return max(0, max_frame - backfilled)
+
+
+def checkpoint_sqlite(engine: Engine, *, min_pages: int = 0) -> None:
     """Copy what the WAL holds into a SQLite database file now (a ``PASSIVE`` checkpoint); else nothing.
 
     For a writer with a moment to spare, e.g. right after answering a request: SQLite's automatic
     checkpoint (every :data:`SQLITE_WAL_CHECKPOINT_PAGES` pages) otherwise runs inside some commit and
     delays that request. ``PASSIVE`` never waits for readers or writers; what it cannot copy now is
-    copied by a later checkpoint.
+    copied by a later checkpoint. With ``min_pages``, nothing is done while the WAL holds fewer pages
+    not yet copied (:func:`sqlite_wal_backlog`): successive writes dirty many of the same pages (index
+    leaves, agent rows), and each checkpoint copies a page once however many writes changed it.
     """
     if engine.dialect.name != "sqlite" or is_memory_sqlite(engine):
         return
+    if min_pages > 0:
+        backlog = sqlite_wal_backlog(engine)
+        if backlog is not None and backlog < min_pages:
+            return
     raw = engine.raw_connection()
     try:
         # In autocommit (the connect hook sets isolation_level=None): a checkpoint cannot run in a transaction.

@@ -62,6 +62,7 @@ from sqlalchemy.orm import Session
 from hub import AgentEvents, AgentSession, AgentStateChange, Contact, ContactEvents, ContactSnapshot, Hub, HubError
 from hub._data import AgentConfiguration, AgentData, decode_agent_data, decode_configuration
 from hub.db import (
+    SQLITE_IDLE_CHECKPOINT_PAGES,
     BatchResult,
     ContactUpsert,
     DeliveryRecord,
@@ -269,12 +270,20 @@ class DatabaseSink:
     :param engine: the hub database (migrated).
     :param hooks: turns event names into plugin deliveries; ``None`` writes events without deliveries.
     :param clock: the sessions' clock (epoch seconds).
+    :param checkpoint_pages: SQLite only: checkpoint the WAL after an answered write when no other write
+        is queued and the WAL holds at least this many pages not yet copied into the database file.
     """
 
     def __init__(
-        self, engine: Engine, *, hooks: HookRouter | None = None, clock: Callable[[], float] | None = None
+        self,
+        engine: Engine,
+        *,
+        hooks: HookRouter | None = None,
+        clock: Callable[[], float] | None = None,
+        checkpoint_pages: int = SQLITE_IDLE_CHECKPOINT_PAGES,
     ) -> None:
         self._engine = engine
+        self._checkpoint_pages = checkpoint_pages
         self._hooks = hooks
         self._hub = Hub(clock=clock) if clock is not None else Hub()
         self._known: dict[str, _AgentState] = {}
@@ -285,9 +294,10 @@ class DatabaseSink:
         self._configurations = _Configurations()
         self._names: tuple[str, ...] | None = None
         self._groups: list[list[int]] | None = None
-        # SQLite: the WAL is checkpointed right after each answered write, on the writer thread, so the
-        # automatic checkpoint does not land inside a request's commit (see docs/sources.md).
-        self._writes = WriteQueue(inline=is_memory_sqlite(engine), after_write=lambda: checkpoint_sqlite(engine))
+        # SQLite: the WAL is checkpointed on the writer thread after an answered write, once it holds
+        # enough pages, so the automatic checkpoint does not land inside a request's commit (see
+        # docs/sources.md).
+        self._writes = WriteQueue(inline=is_memory_sqlite(engine), after_write=self._checkpoint)
         self.publisher: Callable[[list[list[int]]], object] | None = None
         """Publishes a committed transaction's deliveries (:meth:`hub.runtime.Relay.publish_committed`).
 
@@ -327,6 +337,9 @@ class DatabaseSink:
         """
         item = _streams_input(agent_key, data, utcnow())
         return self._derive_and_write([], [], {agent_key: item}, 1, key_of=lambda _k, _i: agent_key)
+
+    def _checkpoint(self) -> None:
+        checkpoint_sqlite(self._engine, min_pages=self._checkpoint_pages)
 
     def close(self) -> None:
         """Finish the writes in progress and stop the writer thread."""

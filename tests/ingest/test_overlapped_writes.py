@@ -257,20 +257,30 @@ def test_a_publisher_failing_after_the_commit_does_not_fail_the_request(engine: 
     assert sink._writes.generation == 0
 
 
-def test_sqlite_is_checkpointed_after_each_answered_write(tmp_path: Path) -> None:
-    """The WAL is copied into the database file on the writer thread right after a write is answered,
-    so SQLite's automatic checkpoint does not land inside a later request's commit."""
+def _rows_in_database_file(path: Path) -> int:
+    # immutable=1 reads the database file alone, ignoring the WAL
+    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as file_only:
+        stored: int = file_only.execute("SELECT count(*) FROM events").fetchone()[0]
+    return stored
+
+
+@pytest.mark.parametrize("threshold_reached", [True, False])
+def test_sqlite_is_checkpointed_after_an_answered_write_once_the_wal_holds_enough_pages(
+    tmp_path: Path, threshold_reached: bool
+) -> None:
+    """The WAL is copied into the database file on the writer thread after a write is answered, once
+    it holds ``checkpoint_pages`` pages, so SQLite's automatic checkpoint does not land inside a later
+    request's commit, and pages changed by several writes are copied once."""
     path = tmp_path / "hub.db"
     upgrade(f"sqlite:///{path}")
     engine = create_engine_from_url(f"sqlite:///{path}")
-    sink = DatabaseSink(engine)
+    sink = DatabaseSink(engine, checkpoint_pages=1 if threshold_reached else 1_000_000)
     try:
         sink.ingest_agent_events("r1", decoded(call_records()))
         sink._writes.run(lambda: None)  # the work after the write is done
-        # immutable=1 reads the database file alone, ignoring the WAL: the rows are in the file itself
-        with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as file_only:
-            stored = file_only.execute("SELECT count(*) FROM events").fetchone()[0]
-        assert stored == counts(engine)["events"] > 0
+        events = counts(engine)["events"]
+        assert events > 0
+        assert _rows_in_database_file(path) == (events if threshold_reached else 0)
     finally:
         sink.close()
         engine.dispose()
