@@ -23,6 +23,7 @@ from hub.runtime._pipeline import (
     IngestResult,
     Pipeline,
     PipelineResetError,
+    agent_token,
     idempotency_key,
     ordering_key,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "RelayRound",
     "RuntimeOptions",
     "WorkerProcess",
+    "agent_token",
     "backoff_delay",
     "create_app",
     "idempotency_key",

@@ -9,8 +9,9 @@ transaction:
 * the agent rows (the latest agent data, so sessions are rebuilt after a restart) and state history;
 * one delivery per (enabled plugin implementing the hook, event): the outbox, published right after the
   commit by :attr:`Pipeline.publisher` when one is set (else claimed by the relay). Its idempotency key is
-  ``<agent key>/<seq>/<plugin>`` (deterministic: the per-agent event ``seq`` continues from the stored
-  ``agents.last_seq``), its ordering key the contact (``<agent key>|<contact id>``) or the agent key.
+  ``<agent token>/<seq>/<plugin>`` (deterministic: the per-agent event ``seq`` continues from the stored
+  ``agents.last_seq``), its ordering key the contact (``<agent token>|<contact id>``) or the agent token
+  (:func:`agent_token`: 16 characters standing for the agent key, which is usually a 100-character ARN).
 
 A stored event payload holds what a worker needs to rebuild the hook arguments: the snapshot (wire
 form) on the input's first persisted event and a ``snapshot_seq`` reference to it on the input's
@@ -21,13 +22,16 @@ configuration is read from the agent row at execution time (it rarely changes).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
@@ -60,7 +64,15 @@ if TYPE_CHECKING:
     from hub import AgentSession
     from hub.plugins import HubPlugins
 
-__all__ = ["AgentInput", "IngestResult", "Pipeline", "PipelineResetError", "idempotency_key", "ordering_key"]
+__all__ = [
+    "AgentInput",
+    "IngestResult",
+    "Pipeline",
+    "PipelineResetError",
+    "agent_token",
+    "idempotency_key",
+    "ordering_key",
+]
 
 _log = logging.getLogger("connect_hub.pipeline")
 
@@ -108,14 +120,28 @@ class IngestResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@lru_cache(maxsize=65_536)
+def agent_token(agent_key: str) -> str:
+    """A short, stable stand-in for ``agent_key`` in delivery keys: its 80-bit BLAKE2b digest in base32.
+
+    Agent keys are ARNs of about 100 characters; the ordering and idempotency keys of every delivery
+    carry the agent, and their indexes are written with every batch. 16 characters keep those index
+    entries small; 80 bits make two agents sharing a token practically impossible (below 10^-14 for
+    100,000 agents).
+    """
+    digest = hashlib.blake2b(agent_key.encode(), digest_size=10).digest()
+    return base64.b32encode(digest).decode("ascii").lower()
+
+
 def ordering_key(agent_key: str, contact_id: str | None) -> str:
-    """The ordering key of a delivery: per contact (``agent|contact``) or per agent."""
-    return f"{agent_key}|{contact_id}" if contact_id else agent_key
+    """The ordering key of a delivery: per contact (``<agent token>|<contact id>``) or per agent."""
+    token = agent_token(agent_key)
+    return f"{token}|{contact_id}" if contact_id else token
 
 
 def idempotency_key(agent_key: str, seq: int, plugin: str) -> str:
     """The deterministic idempotency key of the delivery of event ``seq`` of ``agent_key`` to ``plugin``."""
-    return f"{agent_key}/{seq}/{plugin}"
+    return f"{agent_token(agent_key)}/{seq}/{plugin}"
 
 
 @dataclass(slots=True)

@@ -25,6 +25,7 @@ from hub.db import (
     upgrade,
     write_batch,
 )
+from hub.runtime import agent_token
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
@@ -139,5 +140,59 @@ def test_stored_payloads_survive_the_move_to_json_and_back(empty_url: URL) -> No
                     ).all()
                 )
             assert types == {"events.payload": "json", "agents.agent_data": "json"}
+    finally:
+        engine.dispose()
+
+
+def test_unfinished_deliveries_get_agent_tokens_in_their_ordering_keys(empty_url: URL) -> None:
+    """0003 rewrites the agent-based ordering keys of unfinished deliveries only; downgrade restores them."""
+    upgrade(empty_url, "0002")
+    engine = create_engine_from_url(empty_url, poolclass=sa.NullPool)
+    agent = "arn:aws:connect:eu-west-2:111122223333:instance/i-1/agent/a-1"
+    # (id, status, ordering key): agent-based ones, a contact record's (the contact id), a replay's
+    deliveries = [
+        (1, "queued", f"{agent}|c-1"),
+        (2, "retrying", agent),
+        (3, "dead", f"{agent}|c-2"),
+        (4, "succeeded", f"{agent}|c-1"),
+        (5, "pending", "c-3"),
+        (6, "queued", f"replay:2026:1:{agent}|c-1"),
+    ]
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO events (id, agent_key, seq, name, occurred_at, source) "
+                    "VALUES (1, :agent, 1, 'contact::connected', CURRENT_TIMESTAMP, 't')"
+                ),
+                {"agent": agent},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO deliveries (id, plugin, hook, event_id, ordering_key, idempotency_key, status) "
+                    "VALUES (:id, 'p', 'h', 1, :key, :ikey, :status)"
+                ),
+                [{"id": i, "status": s, "key": k, "ikey": f"{agent}/1/{i}"} for i, s, k in deliveries],
+            )
+
+        def stored() -> dict[int, tuple[str, str]]:
+            with engine.connect() as connection:
+                rows = connection.execute(sa.text("SELECT id, ordering_key, idempotency_key FROM deliveries"))
+                return {i: (k, ik) for i, k, ik in rows}
+
+        upgrade(empty_url, "0003")
+        token = agent_token(agent)
+        after = stored()
+        assert {i: k for i, (k, _) in after.items()} == {
+            1: f"{token}|c-1",
+            2: token,
+            3: f"{token}|c-2",
+            4: f"{agent}|c-1",
+            5: "c-3",
+            6: f"replay:2026:1:{agent}|c-1",
+        }
+        assert all(ikey == f"{agent}/1/{i}" for i, (_, ikey) in after.items())  # never rewritten
+        downgrade(empty_url, "0002")
+        assert {i: k for i, (k, _) in stored().items()} == {i: k for i, _, k in deliveries}
     finally:
         engine.dispose()

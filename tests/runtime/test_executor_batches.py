@@ -22,7 +22,7 @@ from hub.db import create_engine_from_url, list_dead_letters, list_deliveries, s
 from hub.db._models import DELIVERIES
 from hub.hookspecs import hookimpl
 from hub.plugins import HubPlugins
-from hub.runtime import Executor, HookTimeoutError, Pipeline
+from hub.runtime import Executor, HookTimeoutError, Pipeline, ordering_key
 from hub.runtime._celery import task_time_limits
 
 from .test_workers import inputs_for, scenario
@@ -85,7 +85,7 @@ def state_changes(engine: Engine, plugins: HubPlugins) -> list[int]:
     """Ingest the inbound voice scenario; the ids of the plugin's 5 state-change deliveries, all ``queued``."""
     Pipeline(engine, plugins).ingest(inputs_for("jane", scenario("inbound_voice")))
     with session_scope(engine) as db:
-        ids = [d.id for d in list_deliveries(db, plugin=PLUGIN, ordering_key="jane", limit=100)]
+        ids = [d.id for d in list_deliveries(db, plugin=PLUGIN, ordering_key=ordering_key("jane", None), limit=100)]
         db.execute(sa.update(DELIVERIES).where(DELIVERIES.c.id.in_(ids)).values(status="queued"))
     assert len(ids) == len(STATES)
     return ids

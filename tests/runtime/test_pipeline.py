@@ -23,7 +23,16 @@ from hub.db import (
 )
 from hub.db._models import DELIVERIES
 from hub.plugins import HubPlugins
-from hub.runtime import AgentInput, Executor, Pipeline, PipelineResetError, backoff_delay, pack_groups
+from hub.runtime import (
+    AgentInput,
+    Executor,
+    Pipeline,
+    PipelineResetError,
+    agent_token,
+    backoff_delay,
+    ordering_key,
+    pack_groups,
+)
 from hub.runtime._pipeline import _utc
 
 SCENARIO = json.loads(resources.files("hub").joinpath("scenarios", "inbound_voice.json").read_text())
@@ -64,6 +73,7 @@ def test_ingest_writes_events_contacts_agent_and_outbox(engine: Engine, plugins:
         contact = get_contact(db, "c-in-1")
         (agent,) = load_agents(db)
         deliveries = list_deliveries(db, limit=1000)
+        seqs = {e.id: e.seq for e in list_events(db)}
     # No refresh/update noise, no per-contact twins.
     assert "agent::update" not in names
     assert not any("refresh" in n or n.count("::") > 1 for n in names)
@@ -74,9 +84,11 @@ def test_ingest_writes_events_contacts_agent_and_outbox(engine: Engine, plugins:
     assert agent.agent_data is not None
     assert agent.last_seq == len(names)
     hooks = [(d.hook, d.ordering_key) for d in deliveries]
-    assert ("on_contact_connected", "jane|c-in-1") in hooks
-    assert ("on_agent_state_change", "jane") in hooks
-    assert all(d.idempotency_key.startswith("jane/") and d.idempotency_key.endswith("/recorder") for d in deliveries)
+    token = agent_token("jane")
+    assert len(token) == 16
+    assert ("on_contact_connected", f"{token}|c-in-1") in hooks
+    assert ("on_agent_state_change", token) in hooks
+    assert all(d.idempotency_key == f"{token}/{seqs[d.event_id]}/recorder" for d in deliveries)
     assert result.deliveries == len(deliveries) == len(result.delivery_keys)
 
 
@@ -132,7 +144,7 @@ def test_executor_runs_in_order_and_retries_with_backoff(engine: Engine, plugins
     workers = WorkersSettings(2, 3, 0.01, 0.02, 5.0, {}, {})
     executor = Executor(engine, plugins, workers)
     with session_scope(engine) as db:
-        ids = [d.id for d in list_deliveries(db, ordering_key="jane", limit=100)]
+        ids = [d.id for d in list_deliveries(db, ordering_key=ordering_key("jane", None), limit=100)]
         db.execute(sa.update(DELIVERIES).where(DELIVERIES.c.id.in_(ids[:2])).values(status="queued"))
     # The second delivery first: it is blocked by the first and goes back to pending, attempt untouched.
     blocked = executor.run_message([[ids[1]]])
@@ -142,8 +154,8 @@ def test_executor_runs_in_order_and_retries_with_backoff(engine: Engine, plugins
     assert outcome.succeeded == len(ids)
     recorded = [line["key"] for line in read(out)]
     with session_scope(engine, write=False) as db:
-        expected = [d.idempotency_key for d in list_deliveries(db, ordering_key="jane", limit=100)]
-        attempts = {d.attempts for d in list_deliveries(db, ordering_key="jane", limit=100)}
+        expected = [d.idempotency_key for d in list_deliveries(db, ordering_key=ordering_key("jane", None), limit=100)]
+        attempts = {d.attempts for d in list_deliveries(db, ordering_key=ordering_key("jane", None), limit=100)}
     assert recorded == expected
     assert attempts == {1}
 
