@@ -30,6 +30,7 @@ from hub.runtime._celery import READY_DIR_ENVVAR, create_app
 from hub.runtime._pipeline import Pipeline
 from hub.runtime._relay import Relay, RelayMode
 from hub.runtime._settings import RuntimeOptions
+from hub.runtime._switching import shorten_switch_interval
 
 __all__ = ["LocalRuntime", "RuntimeCounts", "ensure_sqlite_folder", "worker_command"]
 
@@ -149,6 +150,7 @@ class LocalRuntime:
         """Migrate the database, start the workers and the relay, create the pipeline."""
         url = self.options.database_url
         ensure_sqlite_folder(url)
+        shorten_switch_interval()  # the pipeline's writer thread waits on the database (see _switching)
         upgrade(url)
         self.engine = create_engine_from_url(url)
         self.pipeline = Pipeline(self.engine, self.plugins)
