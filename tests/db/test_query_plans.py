@@ -8,6 +8,7 @@ scanned the whole backlog for every message. :func:`hub.db.status_among` keeps t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -17,11 +18,23 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, Engine
 
-from hub.db import DELIVERIES, DeliveryRecord, create_engine_from_url, session_scope, status_among, upgrade, write_batch
+from hub.db import (
+    DELIVERIES,
+    DeliveryRecord,
+    EventRecord,
+    create_engine_from_url,
+    list_deliveries,
+    session_scope,
+    status_among,
+    upgrade,
+    write_batch,
+)
+from hub.db._outbox import _contact_delivery_ids
 
 pytestmark = pytest.mark.services
 
 STATUS_INDEX = "ix_deliveries__status_next_attempt_at"
+T = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -73,3 +86,38 @@ def test_a_claim_by_id_reads_by_primary_key_even_when_the_statistics_predate_a_b
     # what the claim used to be: driven from the status index, reading the 15,000 queued rows
     plain = sa.update(DELIVERIES).where(d.id.in_(message), d.status.in_(("queued", "running"))).values(status="running")
     assert STATUS_INDEX in indexes_used(engine, plain)
+
+
+def test_a_contacts_deliveries_are_listed_through_indexes(fresh_postgres_url: URL) -> None:
+    """``deliveries.contact_id`` has no index: the listing goes through the contact's events."""
+    upgrade(fresh_postgres_url)
+    engine = create_engine_from_url(fresh_postgres_url)
+    try:
+        events = [
+            EventRecord(name="contact::connected", occurred_at=T, source="test", contact_id=f"c{i}")
+            for i in range(2_000)
+        ]
+        with session_scope(engine) as db:
+            event_ids = write_batch(db, events=events).agentless_event_ids
+            records = [
+                DeliveryRecord(
+                    plugin="p",
+                    hook="on_event",
+                    idempotency_key=f"k{i}",
+                    event_id=e,
+                    contact_id=f"c{i}",
+                    ordering_key=f"c{i}",
+                )
+                for i, e in enumerate(event_ids)
+            ]
+            write_batch(db, deliveries=records)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("ANALYZE deliveries")
+            c.exec_driver_sql("ANALYZE events")
+        query = sa.select(DELIVERIES.c.id).where(DELIVERIES.c.id.in_(_contact_delivery_ids("c7")))
+        assert {"ix_events__contact_id_id", "ix_deliveries__event_id"} <= indexes_used(engine, query)
+        with session_scope(engine, write=False) as db:
+            (listed,) = list_deliveries(db, contact_id="c7")
+        assert (listed.contact_id, listed.event_id) == ("c7", event_ids[7])
+    finally:
+        engine.dispose()
