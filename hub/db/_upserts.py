@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ._bulk import PreparedRows, bulk_insert, insert_prepared, prepare_rows, quote
+from ._bulk import PreparedRows, bulk_insert, insert_prepared, insert_prepared_many, prepare_rows, quote
 from ._models import AGENTS, CONTACTS, DELIVERIES, EVENTS, RECEIPTS, STATE_HISTORY
 from ._policy import base_event_name
 from ._records import (
@@ -213,23 +213,20 @@ def _event_row(e: EventRecord, now: dt.datetime) -> tuple[Any, ...]:
     return (e.agent_key, e.contact_id, e.seq, name, e.occurred_at, e.payload, e.source, now)
 
 
-def _insert_events(
-    session: Session, keyed: PreparedRows, refs: list[tuple[str, int]], plain: PreparedRows
-) -> tuple[dict[tuple[str, int], int], list[int]]:
+def _event_ids(
+    session: Session, returned: list[tuple[Any, ...]], refs: list[tuple[str, int]]
+) -> dict[tuple[str, int], int]:
+    """The ids of the newly inserted keyed events, by ``(agent_key, seq)``."""
     # Ids are allocated in input order (one statement per chunk, chunks in order; INSERT never runs
     # in parallel), so sorting them restores the input order; only the ids come back (no long keys).
-    returned = insert_prepared(session, keyed, on_conflict=_EVENTS_CONFLICT, returning=("id",))
     inserted = sorted(r[0] for r in returned)
     if len(inserted) == len(refs):  # nothing skipped: the i-th id is the i-th row's
-        ids = dict(zip(refs, inserted, strict=True))
-    elif inserted:  # some were stored already: read which (agent, seq) each new id is
+        return dict(zip(refs, inserted, strict=True))
+    if inserted:  # some were stored already: read which (agent, seq) each new id is
         new_ids = set(inserted)
         stored = _lookup_events(session, set(refs))
-        ids = {ref: id_ for ref, id_ in stored.items() if id_ in new_ids}
-    else:
-        ids = {}
-    plain_ids = sorted(r[0] for r in insert_prepared(session, plain, returning=("id",)))
-    return ids, plain_ids
+        return {ref: id_ for ref, id_ in stored.items() if id_ in new_ids}
+    return {}
 
 
 def _lookup_events(session: Session, refs: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
@@ -448,11 +445,19 @@ def write_batch(
 
 def write_prepared(session: Session, batch: PreparedBatch) -> BatchResult:
     """Write a :func:`prepare_batch` batch in the session's transaction (see :func:`write_batch`)."""
-    insert_prepared(session, batch.receipts, on_conflict=_RECEIPTS_CONFLICT)
-    insert_prepared(session, batch.agents, on_conflict=_AGENTS_CONFLICT)
-    insert_prepared(session, batch.history, on_conflict=_HISTORY_CONFLICT)
-    insert_prepared(session, batch.contacts, on_conflict=_CONTACTS_CONFLICT)
-    event_ids, plain_ids = _insert_events(session, batch.events, batch.refs, batch.plain)
+    *_, keyed, plain = insert_prepared_many(
+        session,
+        [
+            (batch.receipts, _RECEIPTS_CONFLICT, ()),
+            (batch.agents, _AGENTS_CONFLICT, ()),
+            (batch.history, _HISTORY_CONFLICT, ()),
+            (batch.contacts, _CONTACTS_CONFLICT, ()),
+            (batch.events, _EVENTS_CONFLICT, ("id",)),
+            (batch.plain, "", ("id",)),
+        ],
+    )
+    event_ids = _event_ids(session, keyed, batch.refs)
+    plain_ids = sorted(r[0] for r in plain)
     inserted = len(event_ids) + len(plain_ids)
     if len(event_ids) < len(batch.refs):
         wanted = set(batch.refs)

@@ -371,3 +371,17 @@ def test_large_batches_span_several_statements_in_order(engine: Engine) -> None:
     assert len(result.event_ids) == count
     assert len(result.delivery_ids) == count
     assert result.events_inserted == 2 * count
+
+
+def test_a_failing_statement_of_a_batch_raises_as_sqlalchemy_reports_it_and_writes_nothing(engine: Engine) -> None:
+    """On PostgreSQL the batch's inserts are sent together (pipeline mode); a failure among them is an
+    SQLAlchemy error like any other, and the transaction keeps nothing."""
+    good = [event(1), event(2)]
+    sourceless = EventRecord(name="contact::ended", occurred_at=t(1), source=None, contact_id="c1")  # type: ignore[arg-type]
+    with pytest.raises(sa.exc.IntegrityError), session_scope(engine) as db:  # events.source is NOT NULL
+        write_batch(db, agents=[agent()], events=[*good, sourceless])
+    with session_scope(engine, write=False) as db:
+        assert list_events(db) == []
+        assert load_agents(db) == []
+    with session_scope(engine) as db:  # the connection is usable again
+        assert write_batch(db, agents=[agent()], events=good).events_inserted == 2
