@@ -217,10 +217,11 @@ class Delivery(Base):
     #: Plugin (entry-point name) and hook name.
     plugin: Mapped[str] = mapped_column(sa.String(128))
     hook: Mapped[str] = mapped_column(sa.String(128))
-    #: The event that caused the call (``None`` for calls not tied to a stored event).
-    event_id: Mapped[int | None] = mapped_column(
-        sa.BigInteger, sa.ForeignKey("events.id", ondelete="SET NULL"), index=True
-    )
+    #: The event that caused the call (``None`` for calls not tied to a stored event). Not a foreign key:
+    #: checking one costs a lookup and a row lock on ``events`` per delivery written, on the hub's
+    #: busiest statement; the hub writes deliveries only with events of the same transaction or stored
+    #: ones, and :func:`hub.db.prune_history` deletes only events no delivery refers to.
+    event_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
     #: The contact concerned, if any. Not indexed: a contact's deliveries are found through its events
     #: (``events (contact_id, id)``, then ``deliveries (event_id)``), which keeps the outbox's inserts cheaper.
     contact_id: Mapped[str | None] = mapped_column(sa.String(256))
