@@ -58,9 +58,6 @@ def serve(
     from hub.ingest import DatabaseSink, create_app  # noqa: PLC0415 - keep the CLI start-up light
 
     faulthandler.enable()  # a fatal error in an extension module prints every thread's stack to stderr
-    from hub.runtime._switching import shorten_switch_interval  # noqa: PLC0415
-
-    shorten_switch_interval()  # the ingest writer thread waits on the database (see hub.runtime._switching)
     from hub.plugins import load_plugins  # noqa: PLC0415
 
     try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from hub._interpreter import tuned_for_ingest
 from hub.config import HubSettings, hub_settings
 from hub.ingest._bridge import mount_bridge
 from hub.ingest._http import IngestLimits
@@ -24,8 +23,6 @@ from hub.ingest.firehose import firehose_router
 __all__ = ["HEALTH_PATH", "create_app"]
 
 HEALTH_PATH = "/healthz"
-#: The interpreter's thread switch interval while the app runs (seconds; Python's default is 0.005).
-SWITCH_INTERVAL_S = 0.0005
 
 
 class Health(BaseModel):
@@ -45,26 +42,9 @@ def _api_key_header(settings: Any) -> str:
 
 @asynccontextmanager
 async def _serving(_app: FastAPI) -> AsyncIterator[None]:
-    """Interpreter settings while the app serves, restored at shutdown.
-
-    * A short thread switch interval (:data:`SWITCH_INTERVAL_S`): a request's transaction runs in a
-      worker thread and spends much of its time in the database driver, without the GIL, while the
-      next request's thread decodes. Each time the transaction's thread comes back from the driver it
-      waits for the GIL, up to the whole switch interval (5 ms by default) per statement; with a short
-      interval it gets it back sooner, so the serialised part of a batch shrinks when requests overlap.
-    * Everything alive at start-up (the imported modules, the web stack, the plugins: ~130,000 objects)
-      is moved out of the cyclic garbage collector's reach (:func:`gc.freeze`): a full collection then
-      scans the sessions and requests only (~3 ms instead of 100+ ms, which showed as latency spikes).
-    """
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
-    gc.collect()
-    gc.freeze()
-    try:
+    """Interpreter settings while the app serves (:func:`hub._interpreter.tuned_for_ingest`), restored at shutdown."""
+    with tuned_for_ingest():
         yield
-    finally:
-        gc.unfreeze()
-        sys.setswitchinterval(previous)
 
 
 def create_app(

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +23,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
+from hub._interpreter import tuned_for_ingest
 from hub.config import hub_settings, load_settings
 from hub.db import create_engine_from_url, session_scope, upgrade
 from hub.db._models import AGENTS, CONTACTS, DEAD_LETTERS, DELIVERIES, EVENTS
@@ -30,7 +32,6 @@ from hub.runtime._celery import READY_DIR_ENVVAR, create_app
 from hub.runtime._pipeline import Pipeline
 from hub.runtime._relay import Relay, RelayMode
 from hub.runtime._settings import RuntimeOptions
-from hub.runtime._switching import shorten_switch_interval
 
 __all__ = ["LocalRuntime", "RuntimeCounts", "ensure_sqlite_folder", "worker_command"]
 
@@ -131,6 +132,7 @@ class LocalRuntime:
         self.engine: Engine | None = None
         self.pipeline: Pipeline | None = None
         self.relay: Relay | None = None
+        self._tuning: ExitStack | None = None
 
     def _apply_env(self) -> None:
         for k, v in self.env.items():
@@ -150,7 +152,6 @@ class LocalRuntime:
         """Migrate the database, start the workers and the relay, create the pipeline."""
         url = self.options.database_url
         ensure_sqlite_folder(url)
-        shorten_switch_interval()  # the pipeline's writer thread waits on the database (see _switching)
         upgrade(url)
         self.engine = create_engine_from_url(url)
         self.pipeline = Pipeline(self.engine, self.plugins)
@@ -166,6 +167,9 @@ class LocalRuntime:
                 self.start_worker(f"hub{index}-{os.getpid()}")
         if start_relay:
             self.relay.start()
+        if self._tuning is None:  # start-up done: see hub._interpreter
+            self._tuning = ExitStack()
+            self._tuning.enter_context(tuned_for_ingest())
         return self
 
     def start_worker(self, name: str | None = None) -> subprocess.Popen[bytes]:
@@ -214,6 +218,9 @@ class LocalRuntime:
         self.procs.clear()
         if self.engine is not None:
             self.engine.dispose()
+        if self._tuning is not None:
+            self._tuning.close()
+            self._tuning = None
 
     def __enter__(self) -> LocalRuntime:
         return self.start()

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from hub._interpreter import SWITCH_INTERVAL_S, tuned_for_ingest
 from hub.db import create_engine_from_url
 from hub.ingest import HEALTH_PATH, DatabaseSink, _http, create_app
-from hub.ingest._app import SWITCH_INTERVAL_S
 from hub.ingest._http import collector_paused
 
 from .conftest import make_settings
@@ -96,3 +96,13 @@ def test_the_serving_app_freezes_the_start_up_heap_and_shortens_the_switch_inter
         assert sys.getswitchinterval() == SWITCH_INTERVAL_S
     assert gc.get_freeze_count() == 0
     assert sys.getswitchinterval() == interval
+
+
+def test_a_shorter_switch_interval_set_by_the_deployment_is_kept() -> None:
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_INTERVAL_S / 5)
+    try:
+        with tuned_for_ingest():
+            assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S / 5, abs=2e-6)
+    finally:
+        sys.setswitchinterval(before)

@@ -10,9 +10,11 @@ the CLI retries.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from importlib import resources
@@ -23,6 +25,7 @@ import pytest
 from click.testing import CliRunner
 from hubtest_common import read
 
+from hub._interpreter import SWITCH_INTERVAL_S
 from hub.cli._deliveries import deliveries as deliveries_cli
 from hub.db import get_contact, list_dead_letters, list_deliveries, list_events, session_scope
 from hub.runtime import AgentInput, Relay, RuntimeOptions, create_app, resolve_broker
@@ -223,3 +226,16 @@ def _with_broker(options: RuntimeOptions, url: str) -> RuntimeOptions:
     fields = _fields(options)
     fields["broker"] = resolve_broker(url, options.database_url)
     return RuntimeOptions(**fields)
+
+
+def test_a_started_runtime_tunes_the_interpreter_until_it_stops(
+    runtime_factory: RuntimeFactory, tmp_path: Path, sqlite_url: str
+) -> None:
+    """See ``hub._interpreter``: the start-up heap frozen, a short switch interval; both undone at stop."""
+    rt = runtime_factory(make_env(tmp_path, sqlite_url, "embedded://", ["flaky"]))
+    interval, frozen = sys.getswitchinterval(), gc.get_freeze_count()
+    rt.start(start_workers=False, start_relay=False)
+    assert sys.getswitchinterval() == min(interval, SWITCH_INTERVAL_S)
+    assert gc.get_freeze_count() > frozen
+    rt.stop()
+    assert (sys.getswitchinterval(), gc.get_freeze_count()) == (interval, frozen)
