@@ -264,6 +264,8 @@ class _Statements:
     """The unfinished deliveries of some ordering keys up to an id, oldest first (the order check)."""
     live_head: sa.Select[Any]
     """The first unfinished deliveries of some ordering keys, oldest first (the drain)."""
+    live_head_settled: sa.Select[Any]
+    """:attr:`live_head` waiting for transactions that changed those rows (``FOR UPDATE`` on PostgreSQL)."""
     claim: sa.UpdateBase
     claim_ready: sa.UpdateBase
     events: sa.Select[Any]
@@ -351,11 +353,14 @@ def _statements(*, postgres: bool) -> _Statements:
             .where(_d.id == sa.bindparam("did"), *not_finished)  # executemany: no IN
             .values(**_SUCCEEDED_VALUES, started_at=sa.bindparam("started"), duration_ms=sa.bindparam("ms"))
         )
+    live_head = live_of_keys.limit(sa.bindparam("n"))
     return _Statements(
         postgres=postgres,
         members=sa.select(_d.id, _d.status, _d.ordering_key, _d.plugin).where(among(_d.id, "ids")),
         live_upto=live_of_keys.where(_d.id <= sa.bindparam("last")),
-        live_head=live_of_keys.limit(sa.bindparam("n")),
+        live_head=live_head,
+        # SQLite runs one write transaction at a time: nothing to wait for there.
+        live_head_settled=live_head.with_for_update() if postgres else live_head,
         claim=claim_from(_CLAIMABLE),
         claim_ready=claim_from(_READY),
         events=sa.select(*_EVENT_COLUMNS).select_from(_EVENT_FROM).where(among(_e.id, "eids")),
@@ -573,8 +578,11 @@ class Executor:
             # Deferred behind an earlier delivery: if that one finished while this message deferred (its
             # worker's drain read these rows before the deferral committed), nobody else will run them
             # before the relay's next look; take them now. Exactly one claim wins (the claim re-checks).
+            # The read waits for a transaction still recording the earlier delivery (it holds that row):
+            # that transaction's drain read ran before the deferral committed, and this one must not read
+            # the earlier delivery as running just before it commits as finished.
             with self._tx() as db:
-                drains.append(self._claim_ready(db, set(self._deferred_pairs), DRAIN_BATCH))
+                drains.append(self._claim_ready(db, set(self._deferred_pairs), DRAIN_BATCH, settled=True))
         budget = DRAIN_LIMIT
         for first in drains:
             batch = first
@@ -656,8 +664,12 @@ class Executor:
             outcome.deferred += int(db.execute(self._sql.defer, {"ids": deferred, "due": due}).rowcount)
         return self._claim(db, self._sql.claim, wanted, now), complete, later
 
-    def _claim_ready(self, db: Connection, pairs: set[Pair], limit: int) -> _Batch:
-        """Claim the next ready deliveries of ``pairs``: per pair the leading ``pending`` or due ``retrying`` ones."""
+    def _claim_ready(self, db: Connection, pairs: set[Pair], limit: int, *, settled: bool = False) -> _Batch:
+        """Claim the next ready deliveries of ``pairs``: per pair the leading ``pending`` or due ``retrying`` ones.
+
+        ``settled``: read the keys' deliveries once the transactions changing them have ended
+        (:attr:`_Statements.live_head_settled`).
+        """
         if not pairs:
             return _Batch()
         now = _utcnow()
@@ -668,7 +680,8 @@ class Executor:
         }
         wanted: list[int] = []
         taking = dict.fromkeys(pairs, 0)
-        for row in db.execute(self._sql.live_head, params).all():
+        head = self._sql.live_head_settled if settled else self._sql.live_head
+        for row in db.execute(head, params).all():
             pair = (row.ordering_key, row.plugin)
             count = taking.get(pair)
             if count is None or count < 0 or count >= limit:

@@ -5,6 +5,8 @@ success not overwriting a delivery finished meanwhile."""
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -87,3 +89,39 @@ def test_release_hands_the_message_back(engine: Engine, plugins: HubPlugins) -> 
     executor = Executor(engine, plugins, workers())
     assert executor.release(ids[1:]) == len(ids) - 1
     assert [d.status.value for d in rows(engine, ids)] == ["queued"] + ["pending"] * (len(ids) - 1)
+
+
+def test_a_deferred_delivery_is_taken_once_the_earlier_ones_record_commits(
+    engine: Engine, plugins: HubPlugins, scripted: Scripted
+) -> None:
+    """The interleaving that left a deferred delivery to the relay's backstop on PostgreSQL.
+
+    Worker A is recording the first delivery of a key (its transaction holds the row, and its drain
+    read, before this worker's deferral committed, found nothing ready). Worker B, given the second,
+    defers it because the first still reads as running; its re-check must wait for A's commit instead
+    of reading the first as running once more, then take the second itself.
+    """
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite runs one write transaction at a time: this interleaving cannot happen there")
+    ids = state_changes(engine, plugins)
+    with session_scope(engine) as db:
+        db.execute(sa.update(DELIVERIES).where(_d.id == ids[0]).values(status="running", attempts=1))
+    with engine.connect() as worker_a, ThreadPoolExecutor(1) as pool:
+        recording = worker_a.begin()
+        worker_a.execute(sa.update(DELIVERIES).where(_d.id == ids[0]).values(status="succeeded"))
+        outcome = pool.submit(Executor(engine, plugins, workers()).run_message, [[ids[1]]])
+        with engine.connect() as monitor:  # B's re-check waits for A's row lock
+            deadline = time.monotonic() + 30
+            while not monitor.execute(sa.text(WAITING_ON_A_LOCK)).scalar_one() and not outcome.done():
+                assert time.monotonic() < deadline, "worker B never waited for worker A"
+                monitor.rollback()
+        assert not outcome.done()
+        recording.commit()
+        result = outcome.result(30)
+    assert result.deferred == 1 and result.ran == [ids[1]]
+    assert [r.status.value for r in rows(engine, ids[:2])] == ["succeeded", "succeeded"]
+
+
+WAITING_ON_A_LOCK = (
+    "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
