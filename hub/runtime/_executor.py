@@ -77,10 +77,10 @@ SESSION_CACHE_LIMIT = 256
 #: Deliveries claimed per drain transaction.
 DRAIN_BATCH = 50
 #: Seconds a delivery deferred for ordering waits before the relay looks at it again. The worker that
-#: finishes the earlier delivery drains it at once; the relay is the backstop for the rare interleaving
-#: where both workers' checks miss each other's commits on PostgreSQL. It keeps a delivery whose key is
-#: still blocked in the outbox (``hold_blocked``), so a short wait costs only its poll (was 1 s: the
-#: bench's per-contact-order worst case then showed single 1-second tails).
+#: finishes the earlier delivery drains it, or the deferring worker's re-check takes it; the relay is
+#: the backstop when neither can (a worker lost between the two, a message out of time). It keeps a
+#: delivery whose key is still blocked in the outbox (``hold_blocked``), so a short wait costs only its
+#: poll (was 1 s: the bench's per-contact-order worst case then showed single 1-second tails).
 DEFER_SECONDS = 0.2
 #: A batch running longer than this records its progress (and refreshes its claimed rows) between hooks.
 FLUSH_SECONDS = 2.0
