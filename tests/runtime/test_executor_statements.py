@@ -6,6 +6,7 @@ success not overwriting a delivery finished meanwhile."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from hub.db import session_scope
+from hub.db import create_engine_from_url, session_scope, upgrade
 from hub.db._models import DELIVERIES
 from hub.plugins import HubPlugins
 from hub.runtime import Executor
@@ -91,8 +92,18 @@ def test_release_hands_the_message_back(engine: Engine, plugins: HubPlugins) -> 
     assert [d.status.value for d in rows(engine, ids)] == ["queued"] + ["pending"] * (len(ids) - 1)
 
 
+@pytest.fixture
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    """A migrated PostgreSQL database (the interleaving below cannot happen on SQLite, which runs one
+    write transaction at a time)."""
+    upgrade(postgres_url)
+    engine = create_engine_from_url(postgres_url)
+    yield engine
+    engine.dispose()
+
+
 def test_a_deferred_delivery_is_taken_once_the_earlier_ones_record_commits(
-    engine: Engine, plugins: HubPlugins, scripted: Scripted
+    postgres_engine: Engine, plugins: HubPlugins
 ) -> None:
     """The interleaving that left a deferred delivery to the relay's backstop on PostgreSQL.
 
@@ -101,8 +112,7 @@ def test_a_deferred_delivery_is_taken_once_the_earlier_ones_record_commits(
     defers it because the first still reads as running; its re-check must wait for A's commit instead
     of reading the first as running once more, then take the second itself.
     """
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite runs one write transaction at a time: this interleaving cannot happen there")
+    engine = postgres_engine
     ids = state_changes(engine, plugins)
     with session_scope(engine) as db:
         db.execute(sa.update(DELIVERIES).where(_d.id == ids[0]).values(status="running", attempts=1))
